@@ -1,0 +1,1 @@
+"""dltrain: one command trains every architecture of the notes."""

@@ -1,0 +1,67 @@
+"""The Python API: the same runs as the command line, from a notebook or a test.
+
+    from dltrain import api
+    results = api.train(["model=lenet", "trainer.max_epochs=3"])
+    metrics = api.evaluate(results_dir / "checkpoints/best.ckpt")
+"""
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, OmegaConf
+
+from dltrain import run
+from dltrain.config import CONFIG_DIR, _run_id
+
+
+def compose(overrides: Sequence[str] = ()) -> DictConfig:
+    """The config ``dltrain OVERRIDES`` would run, without Hydra's own ``hydra`` node."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = hydra_compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+    OmegaConf.set_struct(cfg, False)
+    cfg.task_name = str(cfg.task_name)  # resolved while the group choices are still in the config
+    del cfg["hydra"]
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def default_run_dir(cfg: DictConfig) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return Path(cfg.paths.output_dir) / cfg.task_name / f"{stamp}_{_run_id()}"
+
+
+def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train as ``dltrain OVERRIDES`` does; returns the contents of results.json."""
+    cfg = compose(overrides)
+    directory = Path(run_dir) if run_dir else default_run_dir(cfg)
+    directory.mkdir(parents=True, exist_ok=True)
+    return run.train(cfg, directory)
+
+
+def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, float]:
+    """Test metrics of a checkpoint with the config stored in it (``overrides`` as key=value win)."""
+    from dltrain import checkpoint
+
+    stored = checkpoint.load(ckpt_path)["config"]
+    cfg = OmegaConf.create(stored)
+    for override in overrides:
+        key, _, value = override.partition("=")
+        OmegaConf.update(cfg, key, _parse(value), force_add=True)
+    cfg.ckpt_path = str(ckpt_path)
+    directory = Path(run_dir) if run_dir else default_run_dir(cfg)
+    directory.mkdir(parents=True, exist_ok=True)
+    return run.evaluate(cfg, directory)
+
+
+def _parse(value: str) -> Any:
+    """A command-line value as YAML reads it (``3`` -> 3, ``true`` -> True, ``a`` -> 'a')."""
+    import yaml
+
+    return yaml.safe_load(value)

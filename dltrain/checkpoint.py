@@ -1,0 +1,86 @@
+"""Checkpoints: atomic writes, safe loads, and finding the newest ``last.ckpt``.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts,
+so it loads with ``torch.load(weights_only=True)`` (no arbitrary pickles).
+Writes go to a temporary file in the same folder, are fsync'ed, then renamed
+over the target: a crash mid-write leaves the previous file whole.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dltrain.errors import UserError
+
+FORMAT = "dltrain-checkpoint/1"
+
+
+def save(state: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        torch.save({"format": FORMAT, **state}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Checkpoint {path} does not exist; pass the path of a last.ckpt or best.ckpt, or ckpt_path=last.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise UserError(
+            f"{path} is not a readable dltrain checkpoint ({type(error).__name__}): it is truncated, corrupt, "
+            "or was written by another tool; pass a last.ckpt or best.ckpt written by dltrain."
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise UserError(
+            f"{path} is a PyTorch file but not a dltrain checkpoint (no '{FORMAT}' marker); "
+            "pass a last.ckpt or best.ckpt written by dltrain (plain weights load with model.init_from where supported)."
+        )
+    return state
+
+
+def find_last(output_dir: Path, task_name: str, exclude: Path | None = None) -> Path:
+    """The newest ``last.ckpt`` under ``outputs/<task_name>/`` (single runs and sweeps)."""
+    candidates = [p for p in (output_dir / task_name).rglob("checkpoints/last.ckpt") if exclude not in p.parents]
+    if not candidates:
+        raise UserError(
+            f"ckpt_path=last found no last.ckpt under {output_dir / task_name}; train first, "
+            "or pass ckpt_path=PATH (runs are grouped by task_name, the model and data names by default)."
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def capture_rng() -> dict[str, Any]:
+    """Python, NumPy, torch (and CUDA) generator states as checkpoint-safe types."""
+    version, keys, gauss = random.getstate()
+    kind, np_keys, position, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": [version, list(keys), gauss],
+        "numpy": {"kind": kind, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(position),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    version, keys, gauss = state["python"]
+    random.setstate((version, tuple(keys), gauss))
+    numpy_state = state["numpy"]
+    np.random.set_state((numpy_state["kind"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],
+                         numpy_state["has_gauss"], numpy_state["cached"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

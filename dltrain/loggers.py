@@ -1,0 +1,130 @@
+"""Where metrics go: TensorBoard event files (<run>/tb) and metrics.csv (<run>).
+
+Loggers are built from ``configs/logger``; the trainer hands each the run
+directory in ``setup`` and calls only the methods below. ``LoggerGroup``
+fans a call out to all of them, so tasks log images the same way whatever
+loggers are on.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class Logger:
+    def setup(self, run_dir: Path) -> None: ...
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
+    def log_image(self, tag: str, image: torch.Tensor, step: int) -> None: ...
+    def log_histogram(self, tag: str, values: torch.Tensor, step: int) -> None: ...
+    def log_text(self, tag: str, text: str, step: int) -> None: ...
+    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class TensorBoardLogger(Logger):
+    def __init__(self, subdir: str = "tb") -> None:
+        self.subdir = subdir
+        self.writer = None
+
+    def setup(self, run_dir: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(run_dir / self.subdir))
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        for name, value in metrics.items():
+            self.writer.add_scalar(name, value, step)
+
+    def log_image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        self.writer.add_image(tag, image, step)
+
+    def log_histogram(self, tag: str, values: torch.Tensor, step: int) -> None:
+        self.writer.add_histogram(tag, values.detach().float().cpu(), step)
+
+    def log_text(self, tag: str, text: str, step: int) -> None:
+        self.writer.add_text(tag, text, step)
+
+    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Write into this run's own event file, so the HPARAMS tab lines up with its scalars."""
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+        clean = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()}
+        finite = {f"hparams/{k}": v for k, v in metrics.items() if math.isfinite(v)}
+        for summary in hparams_summary(clean, finite):
+            self.writer.file_writer.add_summary(summary)
+        for name, value in finite.items():
+            self.writer.add_scalar(name, value, 0)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class CSVLogger(Logger):
+    """metrics.csv: one row per logged step (train) or epoch (val); a column per metric."""
+
+    def __init__(self, filename: str = "metrics.csv") -> None:
+        self.filename = filename
+        self.rows: list[dict[str, Any]] = []
+
+    def setup(self, run_dir: Path) -> None:
+        self.path = run_dir / self.filename
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        if self.rows and self.rows[-1]["step"] == step:  # several calls for one step share a row
+            self.rows[-1].update(metrics)
+        else:
+            self.rows.append({"step": step, **metrics})
+
+    def flush(self) -> None:
+        columns = ["step"] + sorted({k for row in self.rows for k in row} - {"step"})
+        temporary = self.path.with_suffix(".csv.tmp")
+        with temporary.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        temporary.replace(self.path)
+
+    close = flush
+
+
+class LoggerGroup(Logger):
+    """All configured loggers behind one object."""
+
+    def __init__(self, loggers: list[Logger]) -> None:
+        self.loggers = list(loggers)
+
+    def _each(self, method: str, *args: Any) -> None:
+        for logger in self.loggers:
+            getattr(logger, method)(*args)
+
+    def setup(self, run_dir: Path) -> None:
+        self._each("setup", run_dir)
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self._each("log_metrics", metrics, step)
+
+    def log_image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        self._each("log_image", tag, image, step)
+
+    def log_histogram(self, tag: str, values: torch.Tensor, step: int) -> None:
+        self._each("log_histogram", tag, values, step)
+
+    def log_text(self, tag: str, text: str, step: int) -> None:
+        self._each("log_text", tag, text, step)
+
+    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+        self._each("log_hparams", hparams, metrics)
+
+    def flush(self) -> None:
+        self._each("flush")
+
+    def close(self) -> None:
+        self._each("close")

@@ -1,0 +1,1 @@
+"""Metrics that torch / torchvision lack, computed exactly over a whole pass."""

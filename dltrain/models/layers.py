@@ -1,0 +1,126 @@
+"""Building blocks shared by several architectures.
+
+Only blocks that at least two model files use live here; a block that
+belongs to one paper stays in that paper's file.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to a multiple of ``divisor`` (MobileNet / EfficientNet rule).
+
+    Never rounds down by more than 10%, as in the reference implementations.
+    """
+    min_value = min_value or divisor
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+class ConvNormAct(nn.Sequential):
+    """Conv2d -> BatchNorm2d -> activation, the unit most CNNs are built of.
+
+    ``padding`` defaults to "same" for odd kernels; ``activation=None`` drops it.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int] = 3,
+        stride: int = 1,
+        padding: int | tuple[int, int] | None = None,
+        groups: int = 1,
+        dilation: int = 1,
+        activation: type[nn.Module] | None = nn.ReLU,
+        norm: type[nn.Module] | None = nn.BatchNorm2d,
+        bias: bool | None = None,
+    ) -> None:
+        if padding is None:
+            if isinstance(kernel_size, tuple):
+                padding = tuple((k - 1) // 2 * dilation for k in kernel_size)
+            else:
+                padding = (kernel_size - 1) // 2 * dilation
+        layers: list[nn.Module] = [
+            nn.Conv2d(
+                in_channels, out_channels, kernel_size, stride, padding,
+                dilation=dilation, groups=groups,
+                bias=norm is None if bias is None else bias,
+            )
+        ]
+        if norm is not None:
+            layers.append(norm(out_channels))
+        if activation is not None:
+            layers.append(activation(inplace=True) if _accepts_inplace(activation) else activation())
+        super().__init__(*layers)
+        self.out_channels = out_channels
+
+
+def _accepts_inplace(activation: type[nn.Module]) -> bool:
+    return activation in (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.LeakyReLU)
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel attention (SENet): global pool -> bottleneck MLP -> sigmoid gate."""
+
+    def __init__(
+        self,
+        channels: int,
+        squeeze_channels: int,
+        activation: type[nn.Module] = nn.ReLU,
+        gate: type[nn.Module] = nn.Sigmoid,
+    ) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, channels, 1)
+        self.activation = activation()
+        self.gate = gate()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.gate(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return x * scale
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop a whole residual branch per sample while training."""
+
+    def __init__(self, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob}"
+
+
+def is_small_image(image_size: int) -> bool:
+    """Inputs below 64 px (digits, MNIST, CIFAR) use small-image stems."""
+    return image_size < 64
+
+
+def kaiming_init(module: nn.Module) -> None:
+    """He initialisation for conv layers (ReLU networks), unit BN, small linear init."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)):
+            if m.weight is not None:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

@@ -1,0 +1,88 @@
+"""The task interface every family implements; the trainer calls nothing else.
+
+A task is an ``nn.Module`` holding the model (and whatever else the family
+needs beside it: a frozen teacher, an EMA teacher, a discriminator, or the
+image being optimised in style transfer). It says:
+
+* ``optimizer_groups()`` — which (named) parameters each optimizer trains. One group
+  (``"model"``) for most tasks; a GAN returns ``generator`` and
+  ``discriminator`` and the trainer builds one optimizer and schedule for each.
+* ``training_step(batch, batch_idx)`` — the loss of a batch. With
+  ``automatic_optimization = False`` the task receives the trainer's
+  ``Optimization`` and calls ``optim.backward(loss)`` / ``optim.step(name)``
+  itself, so precision, accumulation and clipping stay in one place.
+* ``validation_step(batch, batch_idx)`` — update metrics with a batch.
+* ``compute_metrics(prefix)`` — the metrics of the whole pass, then reset.
+* ``log_visuals(logger, step, prefix)`` — images / figures at validation end.
+
+Batches can be anything the data module's collate function makes: tuples of
+tensors, dicts, lists of per-image target dicts; the trainer moves every
+tensor inside them to the device.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from dltrain.models.transfer import frozen_norm_layers
+
+StepOutput = torch.Tensor | dict[str, Any]
+
+
+class Task(nn.Module):
+    automatic_optimization = True
+
+    def __init__(self, model: nn.Module, name: str, monitor: str, monitor_mode: str = "max") -> None:
+        super().__init__()
+        self.model = model
+        self.name = name
+        self.monitor = monitor
+        self.monitor_mode = monitor_mode
+
+    # --- what the trainer asks -------------------------------------------------
+    def optimizer_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
+        """Named parameters per optimizer; frozen ones are skipped by the trainer."""
+        return {"model": list(self.model.named_parameters())}
+
+    def training_step(self, batch: Any, batch_idx: int) -> StepOutput:
+        raise NotImplementedError
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        raise NotImplementedError
+
+    def compute_metrics(self, prefix: str) -> dict[str, float]:
+        raise NotImplementedError
+
+    def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
+        """Images or figures for TensorBoard at the end of a validation pass (optional)."""
+
+    def example_input(self, batch: Any) -> Any:
+        """The model input within a batch (used for the FLOPs count and the shape check)."""
+        return batch[0]
+
+    def check_data(self, data: Any) -> None:
+        """Raise ``UserError`` if this task cannot use the data module (before any training)."""
+
+    def extra_state(self) -> dict[str, Any]:
+        """Task state beyond the model's weights that a checkpoint must keep (teachers, buffers)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("model.")}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        stray = unexpected + [k for k in missing if not k.startswith("model.")]
+        if stray:
+            raise KeyError(f"task state does not match: {', '.join(stray[:5])}")
+
+    def train(self, mode: bool = True) -> "Task":
+        super().train(mode)
+        if mode:  # a frozen backbone's BatchNorm keeps its pretrained statistics
+            for norm in frozen_norm_layers(self.model):
+                norm.eval()
+        return self
+
+    def named_weight_tensors(self) -> Iterator[tuple[str, nn.Parameter]]:
+        """Parameters shown in the weight / gradient histograms."""
+        return self.model.named_parameters()

@@ -1,0 +1,92 @@
+"""Classification: logits for N classes, integer targets.
+
+Metrics: loss, top-1 and top-k accuracy, balanced accuracy, all exact over
+the pass. At validation end TensorBoard gets the confusion matrix and a grid
+of sample predictions (green frame: right, red: wrong).
+
+The loss config decides what the logits are compared with: cross-entropy
+takes logits and class indices; NLL takes log-softmax; BCE-with-logits takes
+logits and one-hot targets; the regression losses (MSE, L1, Huber, smooth L1)
+compare softmax probabilities with one-hot targets. Models with auxiliary
+classifiers (GoogLeNet, Inception-v3) return ``{"logits", "aux", "aux_weight"}``
+in training; their auxiliary losses are added with that weight.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dltrain.errors import UserError
+from dltrain.metrics.classification import ClassificationMetrics
+from dltrain.tasks.base import Task
+from dltrain.visuals import heatmap, labelled_grid
+
+
+class ClassificationTask(Task):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        num_classes: int,
+        name: str = "classification",
+        monitor: str = "val/acc",
+        monitor_mode: str = "max",
+        top_k: int = 5,
+        num_sample_images: int = 16,
+    ) -> None:
+        super().__init__(model, name, monitor, monitor_mode)
+        self.loss_fn = loss
+        self.num_classes = num_classes
+        self.metrics = ClassificationMetrics(num_classes, top_k)
+        self.num_sample_images = num_sample_images
+        self._samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.loss_fn, nn.CrossEntropyLoss):
+            return self.loss_fn(logits, target)
+        if isinstance(self.loss_fn, nn.NLLLoss):
+            return self.loss_fn(F.log_softmax(logits, dim=1), target)
+        one_hot = F.one_hot(target, self.num_classes).to(logits.dtype)
+        if isinstance(self.loss_fn, nn.BCEWithLogitsLoss):
+            return self.loss_fn(logits, one_hot)
+        return self.loss_fn(logits.softmax(dim=1), one_hot)
+
+    def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
+        images, target = batch
+        output = self.model(images)
+        if isinstance(output, dict):  # auxiliary classifiers, weighted into the loss in training only
+            loss = self.loss(output["logits"], target)
+            aux_loss = sum(self.loss(aux, target) for aux in output["aux"])
+            return {"loss": loss + output["aux_weight"] * aux_loss, "log": {"train/aux_loss": aux_loss}}
+        return {"loss": self.loss(output, target)}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        images, target = batch
+        logits = self.model(images).float()
+        self.metrics.update(logits, target, self.loss(logits, target))
+        if batch_idx == 0:  # the first batch is the same every epoch: predictions can be compared
+            n = self.num_sample_images
+            self._samples = (images[:n].detach(), target[:n].detach(), logits[:n].argmax(1).detach())
+
+    def compute_metrics(self, prefix: str) -> dict[str, float]:
+        values = self.metrics.compute()
+        self._confusion = self.metrics.confusion.cpu()
+        self.metrics.reset()
+        return {f"{prefix}/{k}": v for k, v in values.items()}
+
+    def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
+        logger.log_image(f"{prefix}/confusion_matrix", heatmap(self._confusion), step)
+        if self._samples is not None and self.num_sample_images:
+            images, target, predicted = (t.cpu() for t in self._samples)
+            captions = [f"{int(p)} ({int(t)})" for p, t in zip(predicted, target)]
+            logger.log_image(f"{prefix}/predictions", labelled_grid(images, captions, (predicted == target).tolist()), step)
+
+    def check_data(self, data: Any) -> None:
+        if getattr(data, "num_classes", None) is None:
+            raise UserError(
+                f"The classification task needs a data config with num_classes, and {type(data).__name__} "
+                "has none; pick a classification dataset (data=digits, mnist, cifar10, ...)."
+            )

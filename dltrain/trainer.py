@@ -1,0 +1,357 @@
+"""The one training loop, for every task family. Read it top to bottom.
+
+    fit():  prepare device / precision / optimizers -> (resume) ->
+            for each epoch: train one epoch -> validate -> callbacks (checkpoint, early stop)
+
+The trainer owns everything a task should not care about: device, mixed
+precision, torch.compile and channels_last, gradient accumulation and
+clipping, step / epoch limits, validation cadence, checkpoints, logging,
+progress bars, seeding and determinism. Tasks only say what a batch means
+(``dltrain/tasks/base.py``).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from dltrain import checkpoint
+from dltrain.callbacks import Callback
+from dltrain.environment import pick_device, seed_everything, set_determinism
+from dltrain.errors import UserError
+from dltrain.loggers import LoggerGroup
+from dltrain.optimization import Optimization
+from dltrain.summary import count_flops, count_parameters, human
+from dltrain.tasks.base import Task
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        loggers: Iterable = (),
+        callbacks: Iterable[Callback] = (),
+        seed: int = 0,
+        config_yaml: str = "",
+        accelerator: str = "auto",
+        precision: str = "32",
+        max_epochs: int = 20,
+        max_steps: int = -1,
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        val_every_n_epochs: int = 1,
+        log_every_n_steps: int = 10,
+        compile: bool = False,
+        channels_last: bool = False,
+        deterministic: bool = False,
+        log_histograms: bool = True,
+        enable_checkpointing: bool = True,
+        enable_progress_bar: bool = True,
+    ) -> None:
+        if str(precision) not in ("32", "bf16", "fp16"):
+            raise UserError(f"trainer.precision={precision} is not one of 32, bf16, fp16.")
+        if gradient_clip_algorithm not in ("norm", "value"):
+            raise UserError(f"trainer.gradient_clip_algorithm={gradient_clip_algorithm} is not one of norm, value.")
+        self.run_dir = Path(run_dir)
+        self.loggers = LoggerGroup(list(loggers))
+        self.callbacks = sorted(callbacks, key=lambda cb: cb.order)
+        self.seed, self.config_yaml = seed, config_yaml
+        self.device = pick_device(accelerator)
+        self.precision = str(precision)
+        self.max_epochs, self.max_steps = max_epochs, max_steps
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self.gradient_clip_val, self.gradient_clip_algorithm = gradient_clip_val, gradient_clip_algorithm
+        self.limit_train_batches, self.limit_val_batches = limit_train_batches, limit_val_batches
+        self.val_every_n_epochs, self.log_every_n_steps = val_every_n_epochs, log_every_n_steps
+        self.compile, self.channels_last, self.deterministic = compile, channels_last, deterministic
+        self.log_histograms = log_histograms
+        self.enable_checkpointing, self.enable_progress_bar = enable_checkpointing, enable_progress_bar
+        self.epoch = 0
+        self.global_step = 0
+        self.should_stop = False
+        self.optim: Optimization | None = None
+        self.last_metrics: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        task: Task,
+        data: Any,
+        optimizer: Callable,
+        scheduler: Callable,
+        decay_norm_and_bias: bool = False,
+        ckpt_path: str | Path | None = None,
+    ) -> dict[str, float]:
+        seed_everything(self.seed)
+        set_determinism(self.deterministic)
+        self.loggers.setup(self.run_dir)
+        self.prepare(task)
+        steps_per_epoch = math.ceil(self._num_batches(len(data.train_dataloader(0)), self.limit_train_batches)
+                                    / self.accumulate_grad_batches)
+        total_steps = self.max_steps if self.max_steps > 0 else steps_per_epoch * self.max_epochs
+        self.optim = Optimization.build(
+            task.optimizer_groups(), optimizer, scheduler, total_steps, steps_per_epoch,
+            decay_norm_and_bias=decay_norm_and_bias, device_type=self.device.type, precision=self.precision,
+            accumulate_grad_batches=self.accumulate_grad_batches,
+            gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm=self.gradient_clip_algorithm,
+        )
+        self.log_summary(task, data)  # before restoring RNG state: it iterates a loader, which draws a seed
+        start_epoch = self.restore(ckpt_path, task, total_steps) if ckpt_path else 0
+        for callback in self.callbacks:
+            callback.on_fit_start(self, task)
+
+        epochs = tqdm(range(start_epoch, self.max_epochs), desc="epochs", initial=start_epoch,
+                      total=self.max_epochs, disable=self._bar_disabled(), dynamic_ncols=True)
+        for self.epoch in epochs:
+            started = time.perf_counter()
+            metrics = self.train_epoch(task, data.train_dataloader(self.epoch))
+            if (self.epoch + 1) % self.val_every_n_epochs == 0 or self._is_last_epoch():
+                metrics |= self.validate(task, data.val_dataloader())
+                self.optim.step_plateau(metrics, task.monitor)
+            metrics["epoch"] = self.epoch
+            metrics["time/epoch_s"] = time.perf_counter() - started
+            self.loggers.log_metrics(metrics, self.global_step)
+            if self.log_histograms:
+                self.log_weight_histograms(task)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, task, metrics)
+            self.loggers.flush()
+            self.last_metrics = metrics
+            log.info("epoch %d/%d  %s", self.epoch + 1, self.max_epochs, _format(metrics))
+            epochs.set_postfix(_short(metrics, task.monitor))
+            if self.should_stop or (0 < self.max_steps <= self.global_step):
+                break
+        epochs.close()
+        return self.last_metrics
+
+    def train_epoch(self, task: Task, loader: Iterable) -> dict[str, float]:
+        task.train()
+        limit = self._num_batches(len(loader), self.limit_train_batches)
+        loss_sum = torch.zeros((), device=self.device)
+        window: list[tuple[int, torch.Tensor]] = []  # (step, loss) since the last log, checked for NaN / Inf
+        batches = tqdm(loader, desc=f"epoch {self.epoch + 1}", total=limit, leave=False,
+                       disable=self._bar_disabled(), dynamic_ncols=True)
+        for batch_idx, batch in enumerate(batches):
+            if batch_idx >= limit or (0 < self.max_steps <= self.global_step):
+                break
+            batch = self.to_device(batch)
+            window_position = batch_idx % self.accumulate_grad_batches
+            self.optim.is_window_start = window_position == 0
+            self.optim.is_boundary = window_position == self.accumulate_grad_batches - 1 or batch_idx == limit - 1
+
+            with self.optim.autocast():
+                if task.automatic_optimization:
+                    output = task.training_step(batch, batch_idx)
+                else:
+                    output = task.training_step(batch, batch_idx, self.optim)
+            loss, extra_logs = _unpack(output)
+            if task.automatic_optimization:
+                self.optim.backward(loss)
+                self.optim.step()
+            self.optim.end_iteration()
+            loss_sum += loss.detach().float()
+            window.append((self.global_step + 1, loss.detach()))
+
+            if self.optim.is_boundary:
+                self.global_step += 1
+                for callback in self.callbacks:
+                    callback.on_train_step_end(self, task)
+                if self.global_step % self.log_every_n_steps == 0:
+                    self.check_finite(window)  # the one synchronisation per logging interval
+                    window.clear()
+                    value = loss.item()
+                    self.loggers.log_metrics({"train/loss": value, **_floats(extra_logs)}, self.global_step)
+                    batches.set_postfix({"loss": f"{value:.4g}", **_lr_postfix(self.optim)})
+        batches.close()
+        self.check_finite(window)
+        seen = min(limit, batch_idx + 1) if limit else 0
+        return {"train/loss_epoch": (loss_sum / max(seen, 1)).item()}
+
+    @torch.no_grad()
+    def validate(self, task: Task, loader: Iterable, prefix: str = "val") -> dict[str, float]:
+        for callback in self.callbacks:
+            callback.on_validation_start(self, task)
+        task.eval()
+        limit = self._num_batches(len(loader), self.limit_val_batches)
+        for batch_idx, batch in enumerate(tqdm(loader, desc=prefix, total=limit, leave=False,
+                                                disable=self._bar_disabled(), dynamic_ncols=True)):
+            if batch_idx >= limit:
+                break
+            with self.optim.autocast() if self.optim else torch.autocast(self.device.type, enabled=False):
+                task.validation_step(self.to_device(batch), batch_idx)
+        metrics = task.compute_metrics(prefix)
+        task.log_visuals(self.loggers, self.global_step, prefix)
+        for callback in self.callbacks:
+            callback.on_validation_end(self, task)
+        return metrics
+
+    def test(self, task: Task, data: Any) -> dict[str, float]:
+        """Metrics of the test split (``mode=eval``, and after training)."""
+        self.prepare(task)
+        metrics = self.validate(task, data.test_dataloader(), prefix="test")
+        self.loggers.log_metrics(metrics, self.global_step)
+        self.loggers.flush()
+        return metrics
+
+    # --------------------------------------------------------- the pieces
+    def prepare(self, task: Task) -> None:
+        """Move the task to the device, then apply channels_last and torch.compile."""
+        task.to(self.device)
+        if self.channels_last:
+            task.to(memory_format=torch.channels_last)
+        if self.compile and not getattr(task.model, "_dltrain_compiled", False):
+            task.model.compile()  # in place: state_dict keys keep their names (no _orig_mod.)
+            task.model._dltrain_compiled = True
+
+    def to_device(self, batch: Any) -> Any:
+        """Move every tensor in a batch (tuples, lists, dicts, nested) to the device."""
+        if isinstance(batch, torch.Tensor):
+            batch = batch.to(self.device, non_blocking=True)
+            if self.channels_last and batch.ndim == 4 and batch.is_floating_point():
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            return batch
+        if isinstance(batch, dict):
+            return {k: self.to_device(v) for k, v in batch.items()}
+        if isinstance(batch, (list, tuple)):
+            return type(batch)(self.to_device(v) for v in batch)
+        return batch
+
+    def stop(self, reason: str) -> None:
+        log.info("stopping: %s", reason)
+        self.should_stop = True
+
+    def check_finite(self, window: list[tuple[int, torch.Tensor]]) -> None:
+        """Stop on the first NaN / Inf loss of the window, naming its step; no checkpoint is written."""
+        if not window:
+            return
+        losses = torch.stack([loss for _, loss in window]).float()
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad) == 0:
+            return
+        first = int(bad[0])
+        step = window[first][0]
+        last = self.run_dir / "checkpoints" / "last.ckpt"
+        kept = f"the last good checkpoint {last} is intact" if last.exists() else "no checkpoint was written"
+        raise UserError(
+            f"The training loss became {losses[first].item()} at step {step} (epoch {self.epoch + 1}); {kept}. "
+            "Lower optimizer.lr, set trainer.gradient_clip_val=1.0, or use trainer.precision=32."
+        )
+
+    def checkpoint_state(self, task: Task, metrics: dict[str, float]) -> dict[str, Any]:
+        return {
+            "model": task.model.state_dict(),
+            "task": task.extra_state(),
+            "optim": self.optim.state_dict(),
+            "epoch": self.epoch + 1,  # epochs completed
+            "global_step": self.global_step,
+            "rng": checkpoint.capture_rng(),
+            "callbacks": {type(cb).__name__: cb.state_dict() for cb in self.callbacks},
+            "metrics": {k: float(v) for k, v in metrics.items()},
+            "config": self.config_yaml,
+        }
+
+    def save_checkpoint(self, state: dict[str, Any], path: Path) -> None:
+        checkpoint.save(state, path)
+
+    def restore(self, ckpt_path: str | Path, task: Task, total_steps: int) -> int:
+        """Load a checkpoint for an exact resume; returns the epoch to start from."""
+        state = checkpoint.load(ckpt_path)
+        load_weights(task, state)
+        try:
+            self.optim.load_state_dict(state["optim"], total_steps)
+        except (KeyError, ValueError) as error:
+            raise UserError(
+                f"The checkpoint's optimizer state does not fit this run's optimizer ({error}); resume with "
+                "the optimizer config the checkpoint was trained with."
+            ) from None
+        for callback in self.callbacks:
+            if type(callback).__name__ in state["callbacks"]:
+                callback.load_state_dict(state["callbacks"][type(callback).__name__])
+        self.global_step = state["global_step"]
+        checkpoint.restore_rng(state["rng"])
+        log.info("resumed from %s after epoch %d (step %d)", ckpt_path, state["epoch"], self.global_step)
+        if state["epoch"] >= self.max_epochs:
+            log.warning("the checkpoint already finished %d epochs; raise trainer.max_epochs to train longer",
+                        state["epoch"])
+        return state["epoch"]
+
+    def log_summary(self, task: Task, data: Any) -> None:
+        total, trainable = count_parameters(task.model)
+        example = task.example_input(self.to_device(next(iter(data.val_dataloader()))))
+        flops = count_flops(task.model, example)
+        lines = [
+            f"model      {type(task.model).__name__}: {total:,} parameters ({trainable:,} trainable)",
+            f"compute    {human(flops)}FLOPs = {human(flops / 2)}MACs per sample (forward)",
+            f"device     {self.device}, precision {self.precision}"
+            + (", compiled" if self.compile else "") + (", channels_last" if self.channels_last else ""),
+            f"run dir    {self.run_dir}",
+        ]
+        for line in lines:
+            log.info(line)
+        self.model_facts = {"params": total, "trainable_params": trainable, "flops_per_sample": flops}
+
+    def log_weight_histograms(self, task: Task) -> None:
+        for name, parameter in task.named_weight_tensors():
+            self.loggers.log_histogram(f"weights/{name}", parameter, self.global_step)
+            if parameter.grad is not None:
+                self.loggers.log_histogram(f"gradients/{name}", parameter.grad, self.global_step)
+
+    def _num_batches(self, available: int, limit: int | float | None) -> int:
+        if limit is None:
+            return available
+        if isinstance(limit, float) and limit <= 1.0:
+            return max(1, int(available * limit))
+        return min(available, int(limit))
+
+    def _is_last_epoch(self) -> bool:
+        return self.epoch + 1 == self.max_epochs
+
+    def _bar_disabled(self) -> bool | None:
+        return None if self.enable_progress_bar else True  # None: tqdm hides itself when not a TTY
+
+
+def load_weights(task: Task, state: dict[str, Any]) -> None:
+    """Model (and task) weights from a checkpoint, with one sentence when they do not fit."""
+    try:
+        task.model.load_state_dict(state["model"])
+        task.load_extra_state(state.get("task", {}))
+    except (RuntimeError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise UserError(
+            f"The checkpoint's weights do not fit this model ({first_line}); resume with the same model "
+            "and data config as the run that wrote it."
+        ) from None
+
+
+def _unpack(output: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    if isinstance(output, dict):
+        return output["loss"], output.get("log", {})
+    return output, {}
+
+
+def _floats(logs: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in logs.items()}
+
+
+def _lr_postfix(optim: Optimization) -> dict[str, str]:
+    return {k: f"{v:.3g}" for k, v in optim.learning_rates().items()}
+
+
+def _format(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k != "epoch")
+
+
+def _short(metrics: dict[str, float], monitor: str) -> dict[str, str]:
+    keys = [k for k in ("train/loss_epoch", "val/loss", monitor) if k in metrics]
+    return {k.split("/")[-1]: f"{metrics[k]:.4g}" for k in keys}

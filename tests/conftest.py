@@ -1,0 +1,34 @@
+"""Shared test helpers: run the installed ``dltrain`` command in a temporary folder."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DLTRAIN = str(Path(sys.executable).parent / "dltrain")
+
+
+def run_dltrain(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``dltrain ARGS`` as a user types it, in ``cwd`` (so outputs/ lands there)."""
+    env = {**os.environ, "DLTRAIN_DATA_DIR": str(cwd / "data"), "DLTRAIN_OUTPUT_DIR": str(cwd / "outputs")}
+    return subprocess.run([DLTRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def run_dirs(root: Path, task_name: str) -> list[Path]:
+    """Single-run directories under outputs/<task_name>/, oldest first."""
+    return sorted(p for p in (root / "outputs" / task_name).iterdir() if p.name != "multirun")
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    def call(*args: str, ok: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+        result = run_dltrain(*args, cwd=tmp_path, timeout=timeout)
+        if ok and result.returncode != 0:
+            raise AssertionError(f"dltrain {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    call.root = tmp_path
+    return call

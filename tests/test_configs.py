@@ -1,0 +1,118 @@
+"""Every option of every config group composes, and what it describes can be built."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from dltrain import api, run
+from dltrain.config import CONFIG_DIR
+
+CONFIGS = Path(CONFIG_DIR)
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+
+
+def test_config_groups_have_the_options_the_docs_promise():
+    assert set(options("optimizer")) >= {"sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "adam", "adamw"}
+    assert set(options("scheduler")) >= {"none", "cosine", "cosine_restarts", "step", "multistep", "exponential",
+                                         "plateau", "onecycle"}
+    assert set(options("loss")) >= {"cross_entropy", "bce_with_logits", "mse", "l1", "huber", "smooth_l1", "nll"}
+    assert set(options("trainer")) >= {"default", "cpu", "gpu", "debug"}
+    assert set(options("data")) >= {"digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder"}
+    assert set(options("experiment")) >= {"vit_cifar10", "resnet18_cifar10", "lenet_mnist"}
+
+
+@pytest.mark.parametrize("name", options("optimizer"))
+def test_optimizer_builds_with_norm_and_bias_exempt_from_decay(name):
+    cfg = api.compose([f"optimizer={name}", "optimizer.weight_decay=0.1"])
+    factory, decay_norm_and_bias = run.split_optimizer_config(cfg)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    from dltrain.optimization import parameter_groups
+
+    optimizer = factory(parameter_groups(model.named_parameters(), 0.1, decay_norm_and_bias))
+    decays = {len(g["params"]): g["weight_decay"] for g in optimizer.param_groups}
+    assert decays == {1: 0.1, 3: 0.0}  # the Linear weight decays; its bias and the BN weight/bias do not
+    assert optimizer.param_groups[0]["lr"] == cfg.optimizer.lr
+
+
+def test_decay_norm_and_bias_switch_puts_every_parameter_in_one_decayed_group():
+    cfg = api.compose(["optimizer=adamw", "optimizer.decay_norm_and_bias=true"])
+    factory, decay_norm_and_bias = run.split_optimizer_config(cfg)
+    from dltrain.optimization import parameter_groups
+
+    optimizer = factory(parameter_groups(torch.nn.Linear(4, 4).named_parameters(), 0.05, decay_norm_and_bias))
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05]
+
+
+@pytest.mark.parametrize("name", options("scheduler"))
+def test_scheduler_builds_and_steps(name):
+    cfg = api.compose([f"scheduler={name}"])
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = instantiate(cfg.scheduler)(optimizer=optimizer, total_steps=100, steps_per_epoch=10)
+    for _ in range(100):
+        optimizer.step()
+        if name == "plateau":
+            scheduler.step(1.0)
+        else:
+            scheduler.step()
+    assert optimizer.param_groups[0]["lr"] >= 0
+
+
+@pytest.mark.parametrize("name", options("loss"))
+def test_loss_builds_and_the_classification_task_can_use_it(name):
+    cfg = api.compose([f"loss={name}"])
+    from dltrain.tasks.classification import ClassificationTask
+
+    task = ClassificationTask(torch.nn.Linear(3, 4), instantiate(cfg.loss), num_classes=4)
+    out = task.training_step((torch.randn(5, 3), torch.tensor([0, 1, 2, 3, 0])), 0)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"])
+
+
+@pytest.mark.parametrize("name", options("trainer"))
+def test_trainer_config_builds(name, tmp_path):
+    cfg = api.compose([f"trainer={name}"])
+    if name == "gpu" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device here")
+    trainer = run.build_trainer(cfg, tmp_path)
+    assert trainer.max_epochs >= 1
+
+
+@pytest.mark.parametrize("name", options("logger"))
+def test_logger_config_builds(name):
+    cfg = api.compose([f"logger={name}"])
+    assert all(instantiate(c) for c in (cfg.logger or {}).values())
+
+
+@pytest.mark.parametrize("name", options("callbacks"))
+def test_callbacks_config_builds(name):
+    cfg = api.compose([f"callbacks={name}"])
+    assert all(instantiate(c) for c in (cfg.callbacks or {}).values())
+
+
+@pytest.mark.parametrize("name", options("data"))
+def test_data_config_builds_and_states_the_shape_facts(name):
+    overrides = [f"data={name}"] + (["data.root=/nonexistent", "data.num_classes=3"] if name == "imagefolder" else [])
+    data = instantiate(api.compose(overrides).data)
+    assert data.num_classes > 0 and data.in_channels in (1, 3) and data.image_size > 0
+
+
+@pytest.mark.parametrize("name", options("experiment"))
+def test_experiment_composes(name):
+    cfg = api.compose([f"experiment={name}"])
+    assert cfg.model.num_classes == cfg.data.num_classes
+    assert cfg.trainer.max_epochs > 1
+
+
+def test_hparams_search_composes():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=optuna_lr"], return_hydra_config=True)
+    assert "optuna" in cfg.hydra.sweeper._target_.lower()
+    assert set(cfg.hydra.sweeper.params) >= {"optimizer.lr", "optimizer.weight_decay"}

@@ -1,0 +1,39 @@
+"""Bare `dltrain` as a new user runs it: trains on the offline digits and fills a run directory."""
+from __future__ import annotations
+
+import csv
+import json
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import run_dirs
+
+
+def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):
+    result = cli()
+    (run_dir,) = run_dirs(cli.root, "mlp_digits")
+    assert str(run_dir) in result.stdout + result.stderr  # it says where the run went
+
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["best"] > 0.93, results
+    assert results["test"]["test/acc"] > 0.9
+    assert results["params"] > 0 and results["flops_per_sample"] > 0
+
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert (run_dir / "train.log").read_text().count("epoch ") >= 20
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert {"step", "train/loss", "val/acc", "lr"} <= set(rows[0])
+    assert sum(1 for row in rows if row["val/acc"]) == 20  # one validation row per epoch
+
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0, "histograms": 0}).Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "val/acc", "val/acc_top5", "val/loss", "lr", "train/loss_epoch"} <= scalars
+    assert {"val/confusion_matrix", "val/predictions"} <= set(events.Tags()["images"])
+    assert any(tag.startswith("weights/") for tag in events.Tags()["histograms"])
+    assert any(tag.startswith("gradients/") for tag in events.Tags()["histograms"])
+    assert "hparams/val/acc" in scalars  # the final metrics, for TensorBoard's HPARAMS tab
+    learning_rates = [e.value for e in events.Scalars("lr")]
+    assert learning_rates[0] > learning_rates[-1]  # cosine schedule by default

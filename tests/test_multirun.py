@@ -1,0 +1,31 @@
+"""Sweeps: `dltrain -m` runs every job into one sweep folder and writes summary.csv."""
+from __future__ import annotations
+
+import csv
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+def test_two_job_multirun_writes_a_summary_row_per_job(cli):
+    cli("-m", "optimizer=sgd,adam", "trainer.max_epochs=2", "trainer.log_histograms=false")
+    (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert [row["overrides"] for row in rows] == [
+        "optimizer=sgd trainer.max_epochs=2 trainer.log_histograms=false",
+        "optimizer=adam trainer.max_epochs=2 trainer.log_histograms=false",
+    ]
+    for row in rows:
+        assert 0.0 < float(row["best"]) <= 1.0 and float(row["test/acc"]) > 0.1
+        assert row["best_epoch"] in ("1", "2")
+    # each job has its own TensorBoard folder under the sweep: `tensorboard --logdir` overlays them
+    for job in ("0", "1"):
+        events = EventAccumulator(str(sweep / job / "tb")).Reload()
+        assert "val/acc" in events.Tags()["scalars"]
+
+
+def test_optuna_search_runs_trials_and_reports_the_best(cli):
+    result = cli("-m", "hparams_search=optuna_lr", "hydra.sweeper.n_trials=2", "trainer=debug")
+    assert "Best value" in result.stdout + result.stderr
+    (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert len(rows) == 2 and all("optimizer.lr=" in row["overrides"] for row in rows)
