@@ -57,7 +57,7 @@ def check_model_fits_data(task: Task, data: Any, cfg: DictConfig) -> None:
     task.model.eval()
     try:
         with torch.no_grad():
-            task.model(task.example_input(batch)[:2])
+            task.example_forward(batch)
     except (RuntimeError, ValueError, TypeError, IndexError) as error:
         reason = str(error).strip().splitlines()[0][:300]
         choices = _choices(cfg)

@@ -5,6 +5,7 @@ counts as two FLOPs, as the notes count it; MACs = FLOPs / 2).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -19,25 +20,14 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return total, trainable
 
 
-def first_sample(example: Any) -> Any:
-    """The first sample of a batched input, keeping its batch dimension."""
-    if isinstance(example, torch.Tensor):
-        return example[:1]
-    if isinstance(example, dict):
-        return {k: first_sample(v) for k, v in example.items()}
-    if isinstance(example, (list, tuple)):
-        return type(example)(first_sample(v) for v in example)
-    return example
-
-
 @torch.no_grad()
-def count_flops(model: nn.Module, example: Any) -> int:
-    """Forward FLOPs of the model on one sample of ``example`` (eval mode)."""
+def count_flops(forward: Callable[[], Any], model: nn.Module) -> int:
+    """FLOPs of one call of ``forward`` (the task's one-sample forward), with ``model`` in eval mode."""
     was_training = model.training
     model.eval()
     try:
         with FlopCounterMode(display=False) as counter:
-            model(first_sample(example))
+            forward()
     finally:
         model.train(was_training)
     return counter.get_total_flops()

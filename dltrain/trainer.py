@@ -288,8 +288,8 @@ class Trainer:
 
     def log_summary(self, task: Task, data: Any) -> None:
         total, trainable = count_parameters(task.model)
-        example = task.example_input(self.to_device(next(iter(data.val_dataloader()))))
-        flops = count_flops(task.model, example)
+        batch = self.to_device(next(iter(data.val_dataloader())))
+        flops = count_flops(lambda: task.example_forward(batch), task.model)
         lines = [
             f"model      {type(task.model).__name__}: {total:,} parameters ({trainable:,} trainable)",
             f"compute    {human(flops)}FLOPs = {human(flops / 2)}MACs per sample (forward)",

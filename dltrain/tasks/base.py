@@ -59,9 +59,10 @@ class Task(nn.Module):
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         """Images or figures for TensorBoard at the end of a validation pass (optional)."""
 
-    def example_input(self, batch: Any) -> Any:
-        """The model input within a batch (used for the FLOPs count and the shape check)."""
-        return batch[0]
+    def example_forward(self, batch: Any) -> Any:
+        """Run the model on one sample of a batch: the shape check before training and the
+        FLOPs-per-sample count use it. Tasks whose inputs are not ``batch[0]`` override it."""
+        return self.model(batch[0][:1])
 
     def check_data(self, data: Any) -> None:
         """Raise ``UserError`` if this task cannot use the data module (before any training)."""
