@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dltrain import checkpoint
 from dltrain.callbacks import Checkpoint
+from dltrain.environment import seed_everything
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
 from dltrain.trainer import Trainer, load_weights
@@ -82,6 +83,7 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> Path | None:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train, test the best weights, write results.json; returns the results."""
+    seed_everything(cfg.seed)  # before any model or data is built: initial weights depend on the seed
     data = build_data(cfg)
     task = build_task(cfg)
     check_model_fits_data(task, data, cfg)
@@ -117,6 +119,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     """Test metrics of a checkpoint, with the config stored in it (command-line overrides win)."""
+    seed_everything(cfg.seed)
     data = build_data(cfg)
     task = build_task(cfg)
     check_model_fits_data(task, data, cfg)

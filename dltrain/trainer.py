@@ -93,7 +93,7 @@ class Trainer:
         decay_norm_and_bias: bool = False,
         ckpt_path: str | Path | None = None,
     ) -> dict[str, float]:
-        seed_everything(self.seed)
+        seed_everything(self.seed)  # training starts from a known RNG state, whatever building the model drew
         set_determinism(self.deterministic)
         self.loggers.setup(self.run_dir)
         self.prepare(task)

@@ -1,0 +1,32 @@
+"""The wheel carries its configs: an installed (not editable) dltrain runs from any folder."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_installed_wheel_finds_its_configs_and_trains(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(ROOT)],
+                   check=True, capture_output=True, timeout=600)
+    (wheel,) = wheels.glob("dltrain-*.whl")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True, timeout=600)
+    assert (target / "dltrain" / "configs" / "train.yaml").is_file()
+
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target)}  # the installed copy, not the source tree
+    code = "import dltrain.cli, sys; sys.argv[0] = 'dltrain'; dltrain.cli.main()"
+    result = subprocess.run([sys.executable, "-c", code, "trainer=debug"], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert str(target / "dltrain" / "configs") in subprocess.run(
+        [sys.executable, "-c", "import dltrain.config as c; print(c.CONFIG_DIR)"], cwd=work, env=env,
+        capture_output=True, text=True).stdout
+    assert list((work / "outputs" / "mlp_digits").iterdir())

@@ -1,0 +1,137 @@
+"""Trainer switches through the Python API: precision, accumulation, clipping, limits, EMA, early stopping."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+
+from dltrain import api, checkpoint
+from dltrain.optimization import Optimization
+
+FAST = ["trainer.log_histograms=false", "trainer.enable_progress_bar=false"]
+
+
+def train(tmp_path, *overrides, name="run"):
+    return api.train([*FAST, *overrides], run_dir=tmp_path / name)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_on_cpu(tmp_path, precision):
+    results = train(tmp_path, f"trainer.precision={precision}", "trainer.max_epochs=3")
+    assert results["best"] > 0.5
+    state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert state["optim"]["scaler"] or precision == "bf16"  # fp16 keeps its GradScaler state
+
+
+def test_accumulating_two_half_batches_equals_one_full_batch():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    data = torch.randn(8, 4), torch.randint(0, 2, (8,))
+
+    def one_step(batches, accumulate):
+        net = torch.nn.Linear(4, 2)
+        net.load_state_dict(model.state_dict())
+        optim = Optimization({"model": torch.optim.SGD(net.parameters(), lr=0.1)}, {}, "cpu",
+                             accumulate_grad_batches=accumulate)
+        for i, (x, y) in enumerate(batches):
+            optim.is_window_start, optim.is_boundary = i == 0, i == len(batches) - 1
+            optim.backward(torch.nn.functional.cross_entropy(net(x), y))
+            optim.step()
+        return net.weight.detach()
+
+    full = one_step([data], 1)
+    halves = one_step([(data[0][:4], data[1][:4]), (data[0][4:], data[1][4:])], 2)
+    torch.testing.assert_close(full, halves)
+
+
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_gradient_clipping_bounds_the_gradient(algorithm):
+    net = torch.nn.Linear(3, 1)
+    optim = Optimization({"model": torch.optim.SGD(net.parameters(), lr=0.0)}, {}, "cpu",
+                         gradient_clip_val=0.01, gradient_clip_algorithm=algorithm)
+    optim.backward((net(torch.full((4, 3), 100.0)) ** 2).mean())
+    optim.step()
+    grads = torch.cat([p.grad.flatten() for p in net.parameters()])
+    if algorithm == "norm":
+        assert grads.norm() <= 0.01 + 1e-6
+    else:
+        assert grads.abs().max() <= 0.01 + 1e-6
+
+
+def test_max_steps_and_batch_limits(tmp_path):
+    results = train(tmp_path, "trainer.max_steps=7", "trainer.max_epochs=50", "trainer.limit_train_batches=3")
+    state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == 7 and state["epoch"] == 3  # 3 + 3 + 1 steps
+    assert results["final"]["epoch"] == 2
+
+
+def test_validation_cadence(tmp_path):
+    train(tmp_path, "trainer.max_epochs=4", "trainer.val_every_n_epochs=2", "logger=csv")
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    val_rows = [r for r in rows[1:] if r.split(",")[header.index("val/acc")]]
+    assert len(val_rows) == 2
+
+
+def test_channels_last_and_accumulation_run_end_to_end(tmp_path):
+    results = train(tmp_path, "model=lenet", "trainer.channels_last=true", "trainer.accumulate_grad_batches=2",
+                    "trainer.max_epochs=2")
+    assert results["best"] > 0.2  # twice chance after two short epochs
+
+
+def test_seed_zero_is_a_seed_and_runs_repeat_exactly(tmp_path):
+    a = train(tmp_path, "seed=0", "trainer.max_epochs=1", "trainer.deterministic=true", name="a")
+    b = train(tmp_path, "seed=0", "trainer.max_epochs=1", "trainer.deterministic=true", name="b")
+    c = train(tmp_path, "seed=1", "trainer.max_epochs=1", "trainer.deterministic=true", name="c")
+    assert a["final"]["val/loss"] == b["final"]["val/loss"]
+    assert a["final"]["val/loss"] != c["final"]["val/loss"]
+
+
+def test_ema_weights_are_used_for_validation_and_differ_from_the_raw_weights(tmp_path):
+    train(tmp_path, "callbacks=ema", "callbacks.ema.decay=0.9", "trainer.max_epochs=2")
+    state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    shadow, raw = state["callbacks"]["EMA"]["shadow"], state["model"]
+    assert set(shadow) == set(raw)
+    assert any(not torch.equal(shadow[k], raw[k]) for k in raw)
+
+
+def test_early_stopping_stops_when_the_metric_stalls(tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        results = train(tmp_path, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
+                        "callbacks.early_stopping.min_delta=0.5", "trainer.max_epochs=20")
+    assert results["final"]["epoch"] == 1  # the first validation sets the best; the second cannot beat it by 0.5
+    assert "early stopping" in caplog.text
+
+
+def test_plateau_scheduler_reduces_the_rate_when_the_metric_stalls(tmp_path):
+    train(tmp_path, "scheduler=plateau", "scheduler.patience=0", "trainer.max_epochs=6", "optimizer=sgd",
+          "optimizer.lr=1e-6")
+    state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert state["optim"]["optimizers"]["model"]["param_groups"][0]["lr"] < 1e-6
+
+
+def test_results_json_holds_best_metric_and_epoch(tmp_path):
+    train(tmp_path, "trainer.max_epochs=3")
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["monitor"] == "val/acc" and results["best_epoch"] in (1, 2, 3)
+    assert results["best"] == max(results["best"], results["final"]["val/acc"])
+
+
+def test_weight_decay_exemption_reaches_the_optimizer(tmp_path):
+    train(tmp_path, "optimizer=adamw", "trainer.max_epochs=1")
+    state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    decays = [g["weight_decay"] for g in state["optim"]["optimizers"]["model"]["param_groups"]]
+    assert decays == [0.05, 0.0]
+
+
+def test_run_directories_never_collide(tmp_path):
+    from dltrain.api import compose, default_run_dir
+    import subprocess
+    import sys
+
+    code = "from dltrain import api; print(api.default_run_dir(api.compose([])))"
+    dirs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout for _ in range(3)}
+    assert len(dirs) == 3
+    assert default_run_dir(compose([])).parent.name == "mlp_digits"
