@@ -1,0 +1,79 @@
+"""Binary classification: one logit per sample, P(y=1 | x) = sigmoid(logit).
+
+Trained with binary cross-entropy on the logit (``BCEWithLogitsLoss``: the
+sigmoid and the log in one numerically stable step), whatever the root
+``loss`` default says. A model with two output logits (z0, z1) works too: the
+softmax probability of class 1 is sigmoid(z1 - z0), so z1 - z0 is its logit.
+
+Metrics: loss, accuracy, precision, recall (at p >= threshold) and ROC-AUC,
+exact over the pass; TensorBoard gets the ROC and precision-recall curves.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dltrain.errors import UserError
+from dltrain.metrics.binary import BinaryMetrics, precision_recall_curve, roc_curve
+from dltrain.tasks.base import Task
+from dltrain.visuals_curves import curve_image
+
+
+def positive_logit(output: torch.Tensor) -> torch.Tensor:
+    """The log-odds of class 1 from (N,), (N, 1) or two-logit (N, 2) model outputs."""
+    if output.ndim == 2 and output.shape[1] == 2:
+        return output[:, 1] - output[:, 0]
+    return output.reshape(len(output))
+
+
+class BinaryClassificationTask(Task):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module | None = None,
+        name: str = "binary_classification",
+        monitor: str = "val/roc_auc",
+        monitor_mode: str = "max",
+        threshold: float = 0.5,
+    ) -> None:
+        super().__init__(model, name, monitor, monitor_mode)
+        self.metrics = BinaryMetrics(threshold)
+        self._curves: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def loss(self, logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logit, target.to(logit.dtype))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        features, target = batch
+        return self.loss(positive_logit(self.model(features)), target)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        features, target = batch
+        logit = positive_logit(self.model(features)).float()
+        self.metrics.update(torch.sigmoid(logit), target, self.loss(logit, target))
+
+    def compute_metrics(self, prefix: str) -> dict[str, float]:
+        values = self.metrics.compute()
+        self._curves = tuple(t.cpu() for t in self.metrics.scores())
+        self.metrics.reset()
+        return {f"{prefix}/{k}": v for k, v in values.items()}
+
+    def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
+        if self._curves is None:
+            return
+        fpr, tpr = roc_curve(*self._curves)
+        recall, precision = precision_recall_curve(*self._curves)
+        logger.log_image(f"{prefix}/roc_curve", curve_image(fpr, tpr, "ROC", "false positive rate",
+                                                            "true positive rate", diagonal=True), step)
+        logger.log_image(f"{prefix}/pr_curve", curve_image(recall, precision, "precision-recall", "recall",
+                                                           "precision"), step)
+
+    def check_data(self, data: Any) -> None:
+        if getattr(data, "kind", None) != "binary":
+            raise UserError(
+                f"The binary classification task needs a two-class dataset, and {type(data).__name__} is not one; "
+                "pick data=breast_cancer (or task=classification for several classes)."
+            )

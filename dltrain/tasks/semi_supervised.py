@@ -1,0 +1,154 @@
+"""Semi-supervised classification: the Pi-model and Mean Teacher.
+
+Both add to the cross-entropy of the few labelled images a consistency loss on
+all images: a network should give the same prediction for two stochastic
+views of one image (another augmentation, other dropout masks), which needs
+no label. With the batches of ``dltrain.data.semi_supervised``:
+
+    loss = CE(f(x_labelled), y) + w(epoch) * || softmax(f(x')) - softmax(g(x'')) ||^2
+
+(squared distance summed over classes, averaged over the batch), where x' and
+x'' are two views of the same unlabelled image and
+
+* Pi-model (Laine & Aila, 2017): g = f, two stochastic passes of the student;
+* Mean Teacher (Tarvainen & Valpola, 2017): g is a teacher whose weights are an
+  exponential moving average of the student's, theta' <- a theta' + (1 - a) theta,
+  updated after every optimizer step. The task drives the optimizer itself
+  (``automatic_optimization = False``) so that it knows when a step happened
+  (``optim.step`` returns True), which keeps the update exact under gradient
+  accumulation. a starts small (min(1 - 1/(t+1), a), t = steps so far) so the
+  teacher forgets its random start quickly.
+
+The consistency weight ramps up with the sigmoid-shaped schedule of both
+papers, w(e) = w_max * exp(-5 (1 - min(e / rampup_epochs, 1))^2): early
+predictions are noise, and forcing them to agree would only slow learning.
+The epoch counter is a buffer, so a resumed run continues the ramp.
+
+Validation is the classification task's, on the student; Mean Teacher also
+reports the teacher's accuracy (``val/teacher_acc``), often the better one.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from dltrain.errors import UserError
+from dltrain.metrics.classification import ClassificationMetrics
+from dltrain.optimization import Optimization
+from dltrain.tasks.classification import ClassificationTask
+
+
+def sigmoid_rampup(epoch: float, rampup_epochs: float) -> float:
+    """exp(-5 (1 - t)^2) with t = epoch / rampup_epochs clipped to [0, 1]: from e^-5 ~ 0.007 up to 1."""
+    if rampup_epochs <= 0:
+        return 1.0
+    t = min(max(epoch / rampup_epochs, 0.0), 1.0)
+    return math.exp(-5.0 * (1.0 - t) ** 2)
+
+
+def softmax_consistency(logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    """Squared distance between the two predicted distributions, summed over classes, mean over the batch."""
+    difference = logits.float().softmax(dim=1) - target_logits.float().softmax(dim=1)
+    return difference.pow(2).sum(dim=1).mean()
+
+
+@torch.no_grad()
+def ema_update(teacher: nn.Module, student: nn.Module, decay: float) -> None:
+    """theta_teacher <- decay * theta_teacher + (1 - decay) * theta_student; buffers are copied."""
+    for teacher_parameter, student_parameter in zip(teacher.parameters(), student.parameters()):
+        teacher_parameter.lerp_(student_parameter.detach(), 1.0 - decay)
+    for teacher_buffer, student_buffer in zip(teacher.buffers(), student.buffers()):
+        teacher_buffer.copy_(student_buffer)
+
+
+class SemiSupervisedTask(ClassificationTask):
+    """What both methods share: the ramped consistency weight and the check of the data."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        num_classes: int,
+        consistency_weight: float = 1.0,
+        rampup_epochs: int = 5,
+        **options: Any,
+    ) -> None:
+        super().__init__(model, loss, num_classes, **options)
+        self.consistency_weight, self.rampup_epochs = consistency_weight, rampup_epochs
+        self.register_buffer("epochs_started", torch.zeros((), dtype=torch.long))
+
+    def current_consistency_weight(self, batch_idx: int) -> float:
+        """w(epoch) for this batch; the first batch of an epoch advances the epoch counter."""
+        if batch_idx == 0:
+            self.epochs_started += 1
+        return self.consistency_weight * sigmoid_rampup(float(self.epochs_started) - 1, self.rampup_epochs)
+
+    def supervised_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        return self.loss(logits, batch["label"])
+
+    def check_data(self, data: Any) -> None:
+        if not getattr(data, "is_semi_supervised", False):
+            raise UserError(
+                f"task={self.name} needs batches with labelled and unlabelled images, which "
+                f"{type(data).__name__} does not make; use data=digits_semi (with data.labeled_only=false)."
+            )
+
+
+class PiModelTask(SemiSupervisedTask):
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, Any]:
+        weight = self.current_consistency_weight(batch_idx)
+        labeled, first, second = batch["labeled"], batch["unlabeled"], batch["unlabeled_2"]
+        # one forward pass over all three parts; dropout draws independent masks per sample,
+        # so the two views get two different stochastic passes
+        logits = self.model(torch.cat([labeled, first, second]))
+        logits_labeled, logits_first, logits_second = logits.split([len(labeled), len(first), len(second)])
+        supervised = self.supervised_loss(batch, logits_labeled)
+        consistency = softmax_consistency(logits_first, logits_second)
+        return {"loss": supervised + weight * consistency,
+                "log": {"train/ce": supervised.detach(), "train/consistency": consistency.detach(),
+                        "train/consistency_weight": weight}}
+
+
+class MeanTeacherTask(SemiSupervisedTask):
+    automatic_optimization = False
+
+    def __init__(self, model: nn.Module, loss: nn.Module, num_classes: int, ema_decay: float = 0.99,
+                 **options: Any) -> None:
+        super().__init__(model, loss, num_classes, **options)
+        self.ema_decay = ema_decay
+        self.teacher = copy.deepcopy(model).requires_grad_(False)
+        self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
+        self.teacher_metrics = ClassificationMetrics(num_classes, top_k=1)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int, optim: Optimization) -> dict[str, Any]:
+        weight = self.current_consistency_weight(batch_idx)
+        labeled, unlabeled = batch["labeled"], batch["unlabeled"]
+        logits_labeled, logits_student = self.model(torch.cat([labeled, unlabeled])).split(
+            [len(labeled), len(unlabeled)])
+        with torch.no_grad():  # the teacher is a target, not trained by gradients
+            logits_teacher = self.teacher(batch["unlabeled_2"])
+        supervised = self.supervised_loss(batch, logits_labeled)
+        consistency = softmax_consistency(logits_student, logits_teacher)
+        loss = supervised + weight * consistency
+        optim.backward(loss)
+        if optim.step():
+            self.ema_steps += 1
+            ema_update(self.teacher, self.model, min(1.0 - 1.0 / (float(self.ema_steps) + 1.0), self.ema_decay))
+        return {"loss": loss.detach(),
+                "log": {"train/ce": supervised.detach(), "train/consistency": consistency.detach(),
+                        "train/consistency_weight": weight}}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        super().validation_step(batch, batch_idx)
+        images, target = batch
+        logits = self.teacher(images).float()
+        self.teacher_metrics.update(logits, target, self.loss(logits, target))
+
+    def compute_metrics(self, prefix: str) -> dict[str, float]:
+        teacher = self.teacher_metrics.compute()
+        self.teacher_metrics.reset()
+        return {**super().compute_metrics(prefix), f"{prefix}/teacher_acc": teacher["acc"]}
