@@ -17,6 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationKeyError
 
 from dltrain.errors import UserError
 
@@ -64,13 +65,31 @@ def _sweep_values(override: Override) -> list[str]:
 
 def _compose_or_explain(overrides: list[str]) -> DictConfig:
     try:
-        cfg = compose(config_name="train", overrides=overrides)
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
     except MissingConfigException as error:
         raise UserError(_explain_missing(error, overrides)) from None
     except ConfigCompositionException as error:
         raise UserError(_explain_composition(error, overrides)) from None
     _check_types(cfg, overrides)
+    _check_model_reads_data(cfg)
     return cfg
+
+
+def _check_model_reads_data(cfg: DictConfig) -> None:
+    """A model reads shape facts from its data config; a pair from two families lacks them."""
+    for group in ("model", "task"):
+        try:
+            OmegaConf.to_container(cfg[group], resolve=True)
+        except InterpolationKeyError as error:
+            missing = str(error).split("'")[1] if "'" in str(error) else str(error)
+            if not missing.startswith("data."):
+                raise
+            choices = cfg.hydra.runtime.choices
+            raise UserError(
+                f"model={choices.model} needs {missing}, which data={choices.data} does not state: the model and "
+                f"the data belong to different task families; pick a data config of the model's family (its "
+                f"experiment configs show one: configs/experiment/) or add that key to the data config."
+            ) from None
 
 
 def _group_options(group: str) -> list[str]:

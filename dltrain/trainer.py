@@ -58,6 +58,7 @@ class Trainer:
         log_histograms: bool = True,
         enable_checkpointing: bool = True,
         enable_progress_bar: bool = True,
+        num_threads: int | None = None,
     ) -> None:
         if str(precision) not in ("32", "bf16", "fp16"):
             raise UserError(f"trainer.precision={precision} is not one of 32, bf16, fp16.")
@@ -77,6 +78,8 @@ class Trainer:
         self.compile, self.channels_last, self.deterministic = compile, channels_last, deterministic
         self.log_histograms = log_histograms
         self.enable_checkpointing, self.enable_progress_bar = enable_checkpointing, enable_progress_bar
+        if num_threads:  # small models on a busy CPU run faster on one thread than on two that wait
+            torch.set_num_threads(num_threads)
         self.epoch = 0
         self.global_step = 0
         self.should_stop = False
@@ -104,7 +107,7 @@ class Trainer:
             task.optimizer_groups(), optimizer, scheduler, total_steps, steps_per_epoch,
             decay_norm_and_bias=decay_norm_and_bias, device_type=self.device.type, precision=self.precision,
             accumulate_grad_batches=self.accumulate_grad_batches,
-            gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm=self.gradient_clip_algorithm,
+            gradient_clip_val=self._clip_value(task), gradient_clip_algorithm=self.gradient_clip_algorithm,
         )
         self.log_summary(task, data)  # before restoring RNG state: it iterates a loader, which draws a seed
         start_epoch = self.restore(ckpt_path, task, total_steps) if ckpt_path else 0
@@ -306,6 +309,12 @@ class Trainer:
             self.loggers.log_histogram(f"weights/{name}", parameter, self.global_step)
             if parameter.grad is not None:
                 self.loggers.log_histogram(f"gradients/{name}", parameter.grad, self.global_step)
+
+    def _clip_value(self, task: Task) -> float | None:
+        """trainer.gradient_clip_val, or the task family's default (language models clip at 1.0)."""
+        if self.gradient_clip_val is not None:
+            return self.gradient_clip_val
+        return getattr(task, "default_gradient_clip_val", None)
 
     def _num_batches(self, available: int, limit: int | float | None) -> int:
         if limit is None:

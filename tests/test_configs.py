@@ -95,18 +95,27 @@ def test_callbacks_config_builds(name):
     assert all(instantiate(c) for c in (cfg.callbacks or {}).values())
 
 
+# the facts each kind of data states, so model configs can read them by interpolation
+FACTS = [("image_size", "in_channels"), ("vocab_size",), ("num_features",), ("tau",)]
+
+
 @pytest.mark.parametrize("name", options("data"))
 def test_data_config_builds_and_states_the_shape_facts(name):
     overrides = [f"data={name}"] + (["data.root=/nonexistent", "data.num_classes=3"] if name == "imagefolder" else [])
-    data = instantiate(api.compose(overrides).data)
-    assert data.num_classes > 0 and data.in_channels in (1, 3) and data.image_size > 0
+    cfg = api.compose(overrides).data
+    stated = [facts for facts in FACTS if all(key in cfg for key in facts)]
+    assert stated, f"data={name} states none of the shape facts {FACTS}"
+    for facts in stated:
+        assert all(cfg[key] > 0 for key in facts)
+    assert instantiate(cfg) is not None
 
 
 @pytest.mark.parametrize("name", options("experiment"))
 def test_experiment_composes(name):
     cfg = api.compose([f"experiment={name}"])
-    assert cfg.model.num_classes == cfg.data.num_classes
-    assert cfg.trainer.max_epochs > 1
+    if "num_classes" in cfg.model and "num_classes" in cfg.data:
+        assert cfg.model.num_classes == cfg.data.num_classes
+    assert cfg.trainer.max_epochs > 1 or cfg.trainer.max_steps > 1
 
 
 def test_hparams_search_composes():
