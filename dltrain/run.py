@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from dltrain import checkpoint
+from dltrain import checkpoint, cross_validation
 from dltrain.callbacks import Checkpoint
 from dltrain.environment import seed_everything
 from dltrain.errors import UserError
@@ -82,9 +82,28 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> Path | None:
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train, test the best weights, write results.json; returns the results."""
+    """Train (or cross-validate with ``cv.folds=K``); returns the contents of results.json."""
     seed_everything(cfg.seed)  # before any model or data is built: initial weights depend on the seed
     data = build_data(cfg)
+    folds = OmegaConf.select(cfg, "cv.folds", default=0) or 0
+    if folds < 2:
+        return fit_and_test(cfg, data, run_dir)
+
+    def train_fold(fold: int) -> dict[str, Any]:
+        seed_everything(cfg.seed)  # every fold starts from the same initial weights
+        results = fit_and_test(cfg, data, run_dir / f"fold_{fold}")
+        return {"best": results["best"], **{k: v for k, v in results["final"].items() if k.startswith("val/")}}
+
+    summary = cross_validation.cross_validate(data, folds, bool(cfg.cv.stratified), cfg.seed, train_fold)
+    cross_validation.write_summary(summary, run_dir)
+    log.info("%d-fold cross-validation: best %s = %.4f +- %.4f", folds, cfg.task.monitor, summary["best/mean"],
+             summary["best/std"])
+    return {"best": summary["best/mean"], "cv": summary}
+
+
+def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path) -> dict[str, Any]:
+    """Train one model on ``data``, test the best weights, write results.json."""
+    run_dir.mkdir(parents=True, exist_ok=True)
     task = build_task(cfg)
     check_model_fits_data(task, data, cfg)
     trainer = build_trainer(cfg, run_dir)

@@ -1,4 +1,4 @@
-"""Pi-model and Mean Teacher: the pieces (EMA, ramp-up, two-stream batches) and (slow) their gain over labels alone."""
+"""Pi-model and Mean Teacher: the pieces (EMA, ramp-up, two-stream batches, one training step of each)."""
 from __future__ import annotations
 
 import math
@@ -114,14 +114,3 @@ def test_semi_supervised_tasks_refuse_plain_data():
     task = PiModelTask(MLP(10, 1, 8), torch.nn.CrossEntropyLoss(), 10, name="pi_model")
     with pytest.raises(UserError, match="data=digits_semi"):
         task.check_data(DigitsData())
-
-
-SEMI = ["model=mlp", "data=digits_semi", "trainer.max_epochs=20"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["pi_model", "mean_teacher"])
-def test_consistency_beats_the_same_labels_alone(train_run, method):
-    supervised = train_run(*SEMI, "task=pi_model", "task.consistency_weight=0")
-    semi = train_run(*SEMI, f"task={method}")
-    assert semi["test"]["test/acc"] > supervised["test"]["test/acc"] + 0.015, (supervised["test"], semi["test"])
