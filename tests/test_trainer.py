@@ -135,3 +135,11 @@ def test_run_directories_never_collide(tmp_path):
     dirs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout for _ in range(3)}
     assert len(dirs) == 3
     assert default_run_dir(compose([])).parent.name == "mlp_digits"
+
+
+@pytest.mark.slow
+def test_torch_compile_trains_and_saves_unwrapped_weights(tmp_path):
+    results = train(tmp_path, "model=lenet", "trainer.compile=true", "trainer.max_epochs=2")
+    state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert not any(k.startswith("_orig_mod.") for k in state["model"])
+    assert results["best"] > 0.2
