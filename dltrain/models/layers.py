@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dltrain.models import transfer
+
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
     """Round a channel count to a multiple of ``divisor`` (MobileNet / EfficientNet rule).
@@ -124,3 +126,23 @@ def kaiming_init(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0, 0.01)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+def prepare_with_aux_heads(
+    model_class: type[nn.Module],
+    torchvision_name: str,
+    pretrained: bool,
+    freeze_backbone: bool,
+    aux_logits: bool,
+    **kwargs,
+) -> nn.Module:
+    """Build and prepare a classifier with auxiliary heads (GoogLeNet, Inception v3).
+
+    torchvision's weight files contain the auxiliary heads, so the position-by-position copy
+    needs them; they are dropped afterwards (``drop_aux_heads``) when not wanted, as torchvision does.
+    """
+    model = model_class(aux_logits=aux_logits or pretrained, **kwargs)
+    model = transfer.prepare(model, torchvision_name, pretrained, freeze=False)
+    if not aux_logits and model.aux_logits:
+        model.drop_aux_heads()
+    return transfer.freeze_backbone(model) if freeze_backbone else model

@@ -4,20 +4,18 @@ import pytest
 import torch
 import torchvision
 
-from dltrain.models import transfer
 from dltrain.models.classification import alexnet
 
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from .helpers import (
+    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+)
 
 
 def test_parameter_count_matches_torchvision() -> None:
     with torch.device("meta"):  # counting needs shapes only
         ours = alexnet.alexnet(num_classes=1000, in_channels=3, image_size=224)
         theirs = torchvision.models.alexnet(weights=None)
-    expected = num_parameters(theirs)  # 61,100,840
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
+    assert_parameter_count_close(ours, num_parameters(theirs))  # 61,100,840
 
 
 def test_matches_torchvision_without_lrn() -> None:
@@ -25,13 +23,8 @@ def test_matches_torchvision_without_lrn() -> None:
     theirs = torchvision.models.alexnet(weights=None).eval()
     with torch.device("meta"):  # every tensor comes from torchvision below
         ours = alexnet.alexnet(num_classes=1000, in_channels=3, image_size=224, use_lrn=False)
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []
-    ours.load_state_dict(mapped, assign=True)
-    ours.eval()
-    x = torch.randn(1, 3, 64, 64)  # 63 px is the least the 11x11/4 stem and three pools take
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    # 63 px is the least the 11x11/4 stem and three pools take
+    assert_matches_torchvision(ours, theirs, assign=True)
 
 
 def test_local_response_norm_follows_conv1_and_conv2() -> None:
@@ -44,12 +37,7 @@ def test_local_response_norm_follows_conv1_and_conv2() -> None:
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])
 def test_forward_backward(image_size: int, in_channels: int) -> None:
     model = alexnet.alexnet(num_classes=10, in_channels=in_channels, image_size=image_size)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first_conv = model.features[0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.features[0])
 
 
 def test_small_images_are_never_upsampled() -> None:

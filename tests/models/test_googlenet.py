@@ -7,9 +7,7 @@ import torchvision
 from dltrain.models import transfer
 from dltrain.models.classification import googlenet
 
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from .helpers import assert_matches_torchvision, assert_parameter_count_close, num_parameters
 
 
 @pytest.mark.parametrize("aux_logits", [True, False])
@@ -17,21 +15,16 @@ def test_parameter_count_matches_torchvision(aux_logits: bool) -> None:
     with torch.device("meta"):  # counting needs shapes only
         ours = googlenet.googlenet(num_classes=1000, in_channels=3, image_size=224, aux_logits=aux_logits)
         theirs = torchvision.models.googlenet(weights=None, aux_logits=aux_logits, init_weights=True)
-    expected = num_parameters(theirs)  # 13,004,888 with the auxiliary heads, 6,624,904 without
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
+    # 13,004,888 with the auxiliary heads, 6,624,904 without
+    assert_parameter_count_close(ours, num_parameters(theirs))
 
 
 def test_matches_torchvision() -> None:
     theirs = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True).eval()
     with torch.device("meta"):  # every tensor comes from torchvision below
         ours = googlenet.googlenet(num_classes=1000, in_channels=3, image_size=224)
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []
-    ours.load_state_dict(mapped, assign=True)
-    ours.eval()
-    x = torch.randn(1, 3, 64, 64)  # the paper stem (7x7/2 conv and two max-pools) at 64 px
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    # the paper stem (7x7/2 conv and two max-pools) at 64 px
+    assert_matches_torchvision(ours, theirs, assign=True)
 
 
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])

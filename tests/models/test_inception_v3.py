@@ -4,33 +4,24 @@ import pytest
 import torch
 import torchvision
 
-from dltrain.models import transfer
 from dltrain.models.classification import inception_v3
 
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from .helpers import assert_matches_torchvision, assert_parameter_count_close, num_parameters
 
 
 def test_parameter_count_matches_torchvision() -> None:
     with torch.device("meta"):  # counting needs shapes only
         ours = inception_v3.inception_v3(num_classes=1000, in_channels=3, image_size=299)
         theirs = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True)
-    expected = num_parameters(theirs)  # 27,161,264 with the auxiliary head
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
+    assert_parameter_count_close(ours, num_parameters(theirs))  # 27,161,264 with the auxiliary head
 
 
 def test_matches_torchvision() -> None:
     theirs = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True).eval()
     with torch.device("meta"):  # every tensor comes from torchvision below
         ours = inception_v3.inception_v3(num_classes=1000, in_channels=3, image_size=299)
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []
-    ours.load_state_dict(mapped, assign=True)
-    ours.eval()
-    x = torch.randn(1, 3, 75, 75)  # 75 px: the least the paper stem and both grid reductions take
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    # 75 px: the least the paper stem and both grid reductions take
+    assert_matches_torchvision(ours, theirs, (1, 3, 75, 75), assign=True)
 
 
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])

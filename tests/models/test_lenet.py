@@ -6,6 +6,8 @@ import torch
 from dltrain.errors import UserError
 from dltrain.models.classification import lenet
 
+from .helpers import assert_trains_on_small_input, num_parameters
+
 # torchvision has no LeNet. Hand count of the classic LeNet-5 at 32x32x1, 10 classes
 # (the paper's ~60k; d2l gets the same from 28x28 MNIST by padding C1):
 #   C1  1 -> 6, 5x5:    6 * (1 * 25) + 6    =    156
@@ -15,10 +17,6 @@ from dltrain.models.classification import lenet
 #   out 84 -> 10:      84 * 10 + 10         =    850
 #   total                                   = 61,706
 LENET5_PARAMETERS = 61_706
-
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize("image_size", [32, 28])
@@ -31,12 +29,7 @@ def test_parameter_count_is_classic_lenet5(image_size: int) -> None:
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3), (224, 3)])
 def test_forward_backward(image_size: int, in_channels: int, activation: str) -> None:
     model = lenet.lenet(num_classes=10, in_channels=in_channels, image_size=image_size, activation=activation)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first_conv = model.features[0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.features[0])
 
 
 def test_activation_switch() -> None:

@@ -6,6 +6,8 @@ import torch
 from dltrain.errors import UserError
 from dltrain.models.classification import mobilenet_v1
 
+from .helpers import assert_parameter_count_close, assert_trains_on_small_input, num_parameters
+
 # torchvision has no MobileNet v1. Published: 4.2M parameters for 1.0 MobileNet-224
 # (Howard et al., 2017, Table 8); exactly 4,231,976 with a 1000-class FC.
 MOBILENET_V1_PARAMETERS = 4_231_976
@@ -14,13 +16,9 @@ MOBILENET_V1_PARAMETERS = 4_231_976
 PUBLISHED_BY_WIDTH = {1.0: 4.2e6, 0.75: 2.6e6, 0.5: 1.3e6, 0.25: 0.5e6}
 
 
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def test_parameter_count_matches_paper() -> None:
     model = mobilenet_v1.mobilenet_v1(num_classes=1000, in_channels=3, image_size=224)
-    assert abs(num_parameters(model) - MOBILENET_V1_PARAMETERS) <= 0.01 * MOBILENET_V1_PARAMETERS
+    assert_parameter_count_close(model, MOBILENET_V1_PARAMETERS)
 
 
 @pytest.mark.parametrize(("width_mult", "published"), PUBLISHED_BY_WIDTH.items())
@@ -44,9 +42,4 @@ def test_pretrained_is_a_user_error() -> None:
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])
 def test_forward_backward_small_images(image_size: int, in_channels: int) -> None:
     model = mobilenet_v1.mobilenet_v1(num_classes=10, in_channels=in_channels, image_size=image_size)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first_conv = model.stem[0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.stem[0])

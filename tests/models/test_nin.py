@@ -6,6 +6,8 @@ import torch
 from dltrain.errors import UserError
 from dltrain.models.classification import nin
 
+from .helpers import assert_trains_on_small_input, num_parameters
+
 # torchvision has no NiN. Hand count of d2l's NiN for ImageNet (d2l 8.3) at 224x224x3, 1000 classes;
 # a NiN block is conv(k x k) + two 1x1 convs, all with bias.
 
@@ -20,10 +22,6 @@ NIN_IMAGENET_PARAMETERS = (
     + nin_block_parameters(256, 384, 3)  # 1,180,800
     + nin_block_parameters(384, 1000, 3)  # 5,459,000
 )
-
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def test_parameter_count_matches_hand_calculation() -> None:
@@ -41,12 +39,7 @@ def test_has_no_fully_connected_layer() -> None:
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3), (67, 3), (224, 3)])
 def test_forward_backward(image_size: int, in_channels: int) -> None:
     model = nin.nin(num_classes=10, in_channels=in_channels, image_size=image_size)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first_conv = model.features[0][0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.features[0][0])
 
 
 def test_paper_stem_from_67_px() -> None:

@@ -5,9 +5,12 @@ import torch
 import torchvision
 
 from dltrain.errors import UserError
-from dltrain.models import transfer
 from dltrain.models.classification import resnet
 from dltrain.models.layers import SqueezeExcitation
+
+from .helpers import (
+    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+)
 
 TORCHVISION_VARIANTS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"]
 ALL_VARIANTS = TORCHVISION_VARIANTS + ["se_resnet50"]
@@ -17,34 +20,18 @@ ALL_VARIANTS = TORCHVISION_VARIANTS + ["se_resnet50"]
 SE_RESNET50_PARAMETERS = 28_088_024
 
 
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def assert_matches_torchvision(ours: torch.nn.Module, theirs: torch.nn.Module, image_size: int = 64) -> None:
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []
-    ours.load_state_dict(mapped)
-    ours.eval()
-    theirs.eval()
-    x = torch.randn(1, 3, image_size, image_size)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
-
-
 @pytest.mark.parametrize("name", TORCHVISION_VARIANTS)
 def test_matches_torchvision(name: str) -> None:
     ours = getattr(resnet, name)(num_classes=1000, in_channels=3, image_size=224)
     theirs = getattr(torchvision.models, name)(weights=None)
-    expected = num_parameters(theirs)
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
+    assert_parameter_count_close(ours, num_parameters(theirs))
     # 64 px is the smallest input that keeps the paper's 7x7/2 stem and max-pool.
     assert_matches_torchvision(ours, theirs)
 
 
 def test_se_resnet50_parameter_count() -> None:
     model = resnet.se_resnet50(num_classes=1000, in_channels=3, image_size=224)
-    assert abs(num_parameters(model) - SE_RESNET50_PARAMETERS) <= 0.01 * SE_RESNET50_PARAMETERS
+    assert_parameter_count_close(model, SE_RESNET50_PARAMETERS)
 
 
 def test_dilated_backbone_matches_torchvision() -> None:
@@ -61,12 +48,7 @@ def test_dilated_backbone_matches_torchvision() -> None:
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])
 def test_forward_backward_small_images(name: str, image_size: int, in_channels: int) -> None:
     model = getattr(resnet, name)(num_classes=10, in_channels=in_channels, image_size=image_size)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first_conv = model.stem[0][0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.stem[0][0])
 
 
 def test_stages_give_intermediate_feature_maps() -> None:

@@ -5,43 +5,26 @@ import torch
 import torchvision
 
 from dltrain.errors import UserError
-from dltrain.models import transfer
 from dltrain.models.classification import shufflenet_v2
+
+from .helpers import (
+    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input,
+    num_parameters, randomise_norm_statistics,
+)
 
 # width_mult -> torchvision model of the same width (paper Table 5)
 WIDTHS = {0.5: "shufflenet_v2_x0_5", 1.0: "shufflenet_v2_x1_0", 1.5: "shufflenet_v2_x1_5", 2.0: "shufflenet_v2_x2_0"}
-
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def randomise_norm_statistics(model: torch.nn.Module) -> None:
-    """Fresh BatchNorm layers are identities in eval mode; make them not, so a misplaced one shows."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.1, 0.1)
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
 
 
 @pytest.mark.parametrize(("width_mult", "name"), WIDTHS.items())
 def test_matches_torchvision(width_mult: float, name: str) -> None:
     ours = shufflenet_v2.shufflenet_v2(num_classes=1000, in_channels=3, image_size=224, width_mult=width_mult)
     theirs = getattr(torchvision.models, name)(weights=None)
-    expected = num_parameters(theirs)
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
+    assert_parameter_count_close(ours, num_parameters(theirs))
 
     randomise_norm_statistics(theirs)
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []
-    ours.load_state_dict(mapped)
-    ours.eval()
-    theirs.eval()
-    x = torch.randn(1, 3, 64, 64)  # 64 px is the smallest input that keeps the stride-2 conv1 and max-pool
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    # 64 px is the smallest input that keeps the stride-2 conv1 and max-pool
+    assert_matches_torchvision(ours, theirs)
 
 
 def test_channel_shuffle_interleaves_the_two_halves() -> None:
@@ -57,9 +40,4 @@ def test_unknown_width_is_a_user_error() -> None:
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])
 def test_forward_backward_small_images(image_size: int, in_channels: int) -> None:
     model = shufflenet_v2.shufflenet_v2(num_classes=10, in_channels=in_channels, image_size=image_size)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first_conv = model.conv1[0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.conv1[0])

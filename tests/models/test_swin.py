@@ -4,28 +4,20 @@ import pytest
 import torch
 import torchvision
 
-from dltrain.models import transfer
 from dltrain.models.classification import swin
 
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from .helpers import (
+    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+)
 
 
 def test_swin_t_matches_torchvision() -> None:
     ours = swin.swin_t(num_classes=1000, in_channels=3, image_size=224)
     theirs = torchvision.models.swin_t(weights=None)
-    expected = num_parameters(theirs)
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []  # relative_position_index included: it is a persistent buffer in both
-    ours.load_state_dict(mapped)
-    ours.eval()
-    theirs.eval()
+    assert_parameter_count_close(ours, num_parameters(theirs))
+    # Every tensor maps, relative_position_index included: it is a persistent buffer in both.
     # 224 px: every stage uses 7x7 windows, shifted except in the last (7x7) stage.
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    assert_matches_torchvision(ours, theirs, (1, 3, 224, 224))
 
 
 @pytest.mark.parametrize(
@@ -58,9 +50,4 @@ def test_shifted_window_mask_separates_rolled_regions() -> None:
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])
 def test_forward_backward_small_images(image_size: int, in_channels: int) -> None:
     model = swin.swin_t(num_classes=10, in_channels=in_channels, image_size=image_size)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first = model.patch_embed.proj.weight
-    assert first.grad is not None and first.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.patch_embed.proj)

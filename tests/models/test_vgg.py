@@ -4,8 +4,11 @@ import pytest
 import torch
 import torchvision
 
-from dltrain.models import transfer
 from dltrain.models.classification import vgg
+
+from .helpers import (
+    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+)
 
 VARIANTS = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
 # One plain and one BatchNorm variant run by default; the others differ only in the layer table,
@@ -14,17 +17,12 @@ FAST = ("vgg11", "vgg16_bn")
 VARIANT_PARAMS = [pytest.param(v, marks=() if v in FAST else pytest.mark.slow) for v in VARIANTS]
 
 
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 @pytest.mark.parametrize("name", VARIANTS)
 def test_parameter_count_matches_torchvision(name: str) -> None:
     with torch.device("meta"):  # counting needs shapes only
         ours = getattr(vgg, name)(num_classes=1000, in_channels=3, image_size=224)
         theirs = getattr(torchvision.models, name)(weights=None)
-    expected = num_parameters(theirs)
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
+    assert_parameter_count_close(ours, num_parameters(theirs))
 
 
 @pytest.mark.parametrize("name", VARIANT_PARAMS)
@@ -32,25 +30,15 @@ def test_matches_torchvision(name: str) -> None:
     theirs = getattr(torchvision.models, name)(weights=None).eval()
     with torch.device("meta"):  # every tensor comes from torchvision below
         ours = getattr(vgg, name)(num_classes=1000, in_channels=3, image_size=224)
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []
-    ours.load_state_dict(mapped, assign=True)
-    ours.eval()
-    x = torch.randn(1, 3, 32, 32)  # VGG has no stride in its convolutions; 32 px survives five pools
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    # VGG has no stride in its convolutions; 32 px survives five pools
+    assert_matches_torchvision(ours, theirs, (1, 3, 32, 32), assign=True)
 
 
 @pytest.mark.parametrize("name", VARIANT_PARAMS)
 @pytest.mark.parametrize(("image_size", "in_channels"), [(8, 1), (28, 1), (32, 3)])
 def test_forward_backward(name: str, image_size: int, in_channels: int) -> None:
     model = getattr(vgg, name)(num_classes=10, in_channels=in_channels, image_size=image_size)
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first_conv = model.features[0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.features[0])
 
 
 @pytest.mark.parametrize(("image_size", "pools"), [(8, 3), (28, 4), (32, 5), (224, 5)])

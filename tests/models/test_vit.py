@@ -5,8 +5,11 @@ import torch
 import torchvision
 
 from dltrain.errors import UserError
-from dltrain.models import transfer
 from dltrain.models.classification import vit
+
+from .helpers import (
+    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+)
 
 # Small and Base differ from Tiny only in width: the small-image runs build the two cheap presets.
 SMALL_IMAGE_VARIANTS = ["vit", "vit_tiny"]
@@ -15,10 +18,6 @@ SMALL_IMAGE_VARIANTS = ["vit", "vit_tiny"]
 # ViT-Ti 5M and ViT-S 22M; timm's model cards (vit_tiny_patch16_224, vit_small_patch16_224) give
 # 5.7M and 22.1M. ViT-B is compared with torchvision's vit_b_16.
 PUBLISHED_PARAMETERS = {"vit_tiny": 5_700_000, "vit_small": 22_100_000}
-
-
-def num_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize(
@@ -42,24 +41,15 @@ def test_patch_size_must_divide_image_size() -> None:
 @pytest.mark.parametrize("name", ["vit_tiny", "vit_small"])
 def test_parameter_count_matches_published(name: str) -> None:
     model = getattr(vit, name)(num_classes=1000, in_channels=3, image_size=224)
-    expected = PUBLISHED_PARAMETERS[name]
-    assert abs(num_parameters(model) - expected) <= 0.01 * expected
+    assert_parameter_count_close(model, PUBLISHED_PARAMETERS[name])
 
 
 def test_vit_base_matches_torchvision_vit_b_16() -> None:
     ours = vit.vit_base(num_classes=1000, in_channels=3, image_size=224)
     theirs = torchvision.models.vit_b_16(weights=None)
-    expected = num_parameters(theirs)
-    assert abs(num_parameters(ours) - expected) <= 0.01 * expected
-    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
-    assert skipped == []
-    ours.load_state_dict(mapped)
-    ours.eval()
-    theirs.eval()
+    assert_parameter_count_close(ours, num_parameters(theirs))
     # torchvision's ViT only accepts its construction size; 224 px, one image (~17 GFLOPs).
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-5)
+    assert_matches_torchvision(ours, theirs, (1, 3, 224, 224))
 
 
 def test_attention_matches_explicit_softmax() -> None:
@@ -78,12 +68,7 @@ def test_forward_backward_small_images(name: str, image_size: int, in_channels: 
     model = getattr(vit, name)(
         num_classes=10, in_channels=in_channels, image_size=image_size, drop_path_rate=0.1, dropout=0.1
     )
-    logits = model(torch.randn(2, in_channels, image_size, image_size))
-    assert logits.shape == (2, 10)
-    assert torch.isfinite(logits).all()
-    logits.sum().backward()
-    first = model.patch_embed.proj.weight
-    assert first.grad is not None and first.grad.abs().sum() > 0
+    assert_trains_on_small_input(model, image_size, in_channels, model.patch_embed.proj)
 
 
 def test_freeze_backbone_leaves_only_the_head_trainable() -> None:

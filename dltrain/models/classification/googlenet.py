@@ -27,8 +27,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from dltrain.models import transfer
-from dltrain.models.layers import ConvNormAct, is_small_image
+from dltrain.models.layers import ConvNormAct, is_small_image, prepare_with_aux_heads
 
 # torchvision's weights were trained with BatchNorm eps=1e-3.
 Conv = partial(ConvNormAct, norm=partial(nn.BatchNorm2d, eps=1e-3))
@@ -168,10 +167,5 @@ class GoogLeNet(nn.Module):
 def googlenet(
     pretrained: bool = False, freeze_backbone: bool = False, aux_logits: bool = True, **kwargs
 ) -> GoogLeNet:
-    # torchvision's weight file contains (untrained) auxiliary heads, so the position-by-position
-    # copy needs them; they are dropped afterwards when not wanted, as torchvision does.
-    model = GoogLeNet(aux_logits=aux_logits or pretrained, **kwargs)
-    model = transfer.prepare(model, "googlenet", pretrained, freeze=False)
-    if not aux_logits and model.aux_logits:
-        model.drop_aux_heads()
-    return transfer.freeze_backbone(model) if freeze_backbone else model
+    # torchvision's weight file contains (untrained) auxiliary heads: loaded, then dropped if not wanted.
+    return prepare_with_aux_heads(GoogLeNet, "googlenet", pretrained, freeze_backbone, aux_logits, **kwargs)

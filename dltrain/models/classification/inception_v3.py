@@ -33,8 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dltrain.models import transfer
-from dltrain.models.layers import ConvNormAct
+from dltrain.models.layers import ConvNormAct, prepare_with_aux_heads
 
 # torchvision's weights were trained with BatchNorm eps=1e-3.
 Conv = partial(ConvNormAct, norm=partial(nn.BatchNorm2d, eps=1e-3))
@@ -234,7 +233,7 @@ class Inception3(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
 
-    def drop_aux_head(self) -> None:
+    def drop_aux_heads(self) -> None:
         """Remove the auxiliary classifier (after loading weights that include it)."""
         del self.aux
         self.aux_logits = False
@@ -258,10 +257,4 @@ class Inception3(nn.Module):
 def inception_v3(
     pretrained: bool = False, freeze_backbone: bool = False, aux_logits: bool = True, **kwargs
 ) -> Inception3:
-    # torchvision's weight file contains the auxiliary head, so the position-by-position copy
-    # needs it; it is dropped afterwards when not wanted, as torchvision does.
-    model = Inception3(aux_logits=aux_logits or pretrained, **kwargs)
-    model = transfer.prepare(model, "inception_v3", pretrained, freeze=False)
-    if not aux_logits and model.aux_logits:
-        model.drop_aux_head()
-    return transfer.freeze_backbone(model) if freeze_backbone else model
+    return prepare_with_aux_heads(Inception3, "inception_v3", pretrained, freeze_backbone, aux_logits, **kwargs)

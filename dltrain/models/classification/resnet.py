@@ -38,10 +38,15 @@ def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.
     return ConvNormAct(in_channels, out_channels, 1, stride, activation=None)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 conv-BN layers, optional SE, with a shortcut around them (ResNet-18/34)."""
+class ResidualBlock(nn.Module):
+    """Residual branch (``branch_names``, applied in order), optional SE on it, shortcut, ReLU after the sum.
+
+    Subclasses set ``expansion`` and build the branch convolutions in ``build_branch``; the last
+    one ends in a BN with no activation (ReLU comes after the addition, so F(x) can be negative).
+    """
 
     expansion = 1
+    branch_names: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -54,47 +59,8 @@ class BasicBlock(nn.Module):
         se_reduction: int | None = None,
     ) -> None:
         super().__init__()
-        if groups != 1 or width_per_group != 64:
-            raise ValueError("BasicBlock has no grouped (ResNeXt) variant; use Bottleneck.")
-        self.conv1 = ConvNormAct(in_channels, channels, 3, stride, dilation=dilation)
-        # No activation here: ReLU comes after the addition, so F(x) can be negative.
-        self.conv2 = ConvNormAct(channels, channels, 3, dilation=dilation, activation=None)
-        self.se = SqueezeExcitation(channels, channels // se_reduction) if se_reduction else nn.Identity()
-        self.shortcut = projection_shortcut(in_channels, channels, stride)
-        self.relu = nn.ReLU(inplace=True)
-
-    @property
-    def last_norm(self) -> nn.BatchNorm2d:
-        """The BN that ends the residual branch (zeroed by ``zero_init_residual``)."""
-        return self.conv2[1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.se(self.conv2(self.conv1(x))) + self.shortcut(x))
-
-
-class Bottleneck(nn.Module):
-    """1x1 reduce -> 3x3 (grouped for ResNeXt) -> 1x1 expand, optional SE, plus shortcut."""
-
-    expansion = 4
-
-    def __init__(
-        self,
-        in_channels: int,
-        channels: int,
-        stride: int = 1,
-        dilation: int = 1,
-        groups: int = 1,
-        width_per_group: int = 64,
-        se_reduction: int | None = None,
-    ) -> None:
-        super().__init__()
-        # ResNeXt's "32x4d": 32 paths of 4 channels at the first stage (channels=64),
-        # so the 3x3 conv is 128 wide instead of ResNet's 64, at similar cost.
-        width = int(channels * width_per_group / 64) * groups
         out_channels = channels * self.expansion
-        self.conv1 = ConvNormAct(in_channels, width, 1)
-        self.conv2 = ConvNormAct(width, width, 3, stride, groups=groups, dilation=dilation)
-        self.conv3 = ConvNormAct(width, out_channels, 1, activation=None)
+        self.build_branch(in_channels, channels, stride, dilation, groups, width_per_group)
         # SE recalibrates the residual branch only, so the identity path stays untouched.
         self.se = (
             SqueezeExcitation(out_channels, out_channels // se_reduction) if se_reduction else nn.Identity()
@@ -102,14 +68,53 @@ class Bottleneck(nn.Module):
         self.shortcut = projection_shortcut(in_channels, out_channels, stride)
         self.relu = nn.ReLU(inplace=True)
 
+    def build_branch(
+        self, in_channels: int, channels: int, stride: int, dilation: int, groups: int, width_per_group: int
+    ) -> None:
+        raise NotImplementedError
+
     @property
     def last_norm(self) -> nn.BatchNorm2d:
         """The BN that ends the residual branch (zeroed by ``zero_init_residual``)."""
-        return self.conv3[1]
+        return getattr(self, self.branch_names[-1])[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = self.se(self.conv3(self.conv2(self.conv1(x))))
-        return self.relu(residual + self.shortcut(x))
+        residual = x
+        for name in self.branch_names:
+            residual = getattr(self, name)(residual)
+        return self.relu(self.se(residual) + self.shortcut(x))
+
+
+class BasicBlock(ResidualBlock):
+    """Two 3x3 conv-BN layers, optional SE, with a shortcut around them (ResNet-18/34)."""
+
+    expansion = 1
+    branch_names = ("conv1", "conv2")
+
+    def build_branch(
+        self, in_channels: int, channels: int, stride: int, dilation: int, groups: int, width_per_group: int
+    ) -> None:
+        if groups != 1 or width_per_group != 64:
+            raise ValueError("BasicBlock has no grouped (ResNeXt) variant; use Bottleneck.")
+        self.conv1 = ConvNormAct(in_channels, channels, 3, stride, dilation=dilation)
+        self.conv2 = ConvNormAct(channels, channels, 3, dilation=dilation, activation=None)
+
+
+class Bottleneck(ResidualBlock):
+    """1x1 reduce -> 3x3 (grouped for ResNeXt) -> 1x1 expand, optional SE, plus shortcut."""
+
+    expansion = 4
+    branch_names = ("conv1", "conv2", "conv3")
+
+    def build_branch(
+        self, in_channels: int, channels: int, stride: int, dilation: int, groups: int, width_per_group: int
+    ) -> None:
+        # ResNeXt's "32x4d": 32 paths of 4 channels at the first stage (channels=64),
+        # so the 3x3 conv is 128 wide instead of ResNet's 64, at similar cost.
+        width = int(channels * width_per_group / 64) * groups
+        self.conv1 = ConvNormAct(in_channels, width, 1)
+        self.conv2 = ConvNormAct(width, width, 3, stride, groups=groups, dilation=dilation)
+        self.conv3 = ConvNormAct(width, channels * self.expansion, 1, activation=None)
 
 
 class ResNet(nn.Module):
@@ -163,7 +168,7 @@ class ResNet(nn.Module):
             # Each block then starts as the identity, which helps large-batch training
             # (Goyal et al., 2017, "ImageNet in 1 hour").
             for module in self.modules():
-                if isinstance(module, (BasicBlock, Bottleneck)):
+                if isinstance(module, ResidualBlock):
                     nn.init.zeros_(module.last_norm.weight)
 
     def _make_stage(
