@@ -1,0 +1,91 @@
+"""A ViT classifier whose encoder starts from masked-autoencoder pre-training (He et al., 2021).
+
+The encoder is MAE's (``mae.MAEEncoder``: a ViT without its head) reading
+*all* patches; its output tokens are pooled into one feature vector — the
+[CLS] token (``pool: cls``) or the mean of the patch tokens (``pool: mean``)
+— and classified by a head. ``init_from`` names a checkpoint of
+``dltrain model=mae``: its ``encoder.*`` weights are loaded, the decoder is
+dropped. The encoder options must match the pre-training run's.
+
+Two ways to use the pre-trained encoder, as the paper evaluates it:
+
+* **linear probing** (``linear_probe: true``): the encoder is frozen (and kept
+  in eval mode: no drop-path noise on fixed features); only the head trains,
+  ``BatchNorm1d(affine=False)`` then ``Linear``. The parameter-free BatchNorm
+  whitens the features, whose scales differ wildly between dimensions after
+  pre-training; it is still a linear classifier (the paper, appendix A.3).
+* **fine-tuning** (``linear_probe: false``): everything trains, with a plain
+  linear head.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from dltrain import checkpoint
+from dltrain.errors import UserError
+from dltrain.models.selfsup.mae import MAEEncoder
+
+ENCODER_PREFIX = "encoder."  # where MaskedAutoencoder keeps its encoder in a checkpoint's model weights
+POOLS = ("cls", "mean")
+
+
+class MAEClassifier(nn.Module):
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        image_size: int = 224,
+        patch_size: int | None = None,
+        embed_dim: int = 192,
+        depth: int = 6,
+        num_heads: int = 3,
+        mlp_ratio: float = 4.0,
+        drop_path_rate: float = 0.0,
+        pool: str = "mean",
+        linear_probe: bool = False,
+        init_from: str | None = None,
+    ) -> None:
+        super().__init__()
+        if pool not in POOLS:
+            raise UserError(f"model.pool={pool} is not one of {', '.join(POOLS)}.")
+        self.pool, self.linear_probe = pool, linear_probe
+        self.encoder = MAEEncoder(in_channels, image_size, patch_size, embed_dim, depth, num_heads, mlp_ratio,
+                                  drop_path_rate)
+        linear = nn.Linear(embed_dim, num_classes)
+        nn.init.trunc_normal_(linear.weight, std=0.01)  # small: the head starts near chance, as in the paper
+        nn.init.zeros_(linear.bias)
+        self.head = nn.Sequential(nn.BatchNorm1d(embed_dim, affine=False), linear) if linear_probe else linear
+        if init_from:
+            self.load_encoder(init_from)
+        if linear_probe:
+            self.encoder.requires_grad_(False)
+
+    def load_encoder(self, path: str | Path) -> None:
+        """The encoder weights of a masked-autoencoder checkpoint (``dltrain model=mae``)."""
+        weights = checkpoint.load(path)["model"]
+        encoder = {k[len(ENCODER_PREFIX):]: v for k, v in weights.items() if k.startswith(ENCODER_PREFIX)}
+        if not encoder:
+            raise UserError(f"{path} holds no MAE encoder weights ({ENCODER_PREFIX}*); pass model.init_from= a "
+                            "checkpoint of `dltrain model=mae` (e.g. experiment=mae_digits).")
+        try:
+            self.encoder.load_state_dict(encoder)
+        except RuntimeError as error:
+            raise UserError(f"The MAE encoder in {path} does not fit this classifier "
+                            f"({str(error).strip().splitlines()[-1].strip()}); use the image_size / patch_size / "
+                            "embed_dim / depth / num_heads of the pre-training run.") from None
+
+    def train(self, mode: bool = True) -> "MAEClassifier":
+        super().train(mode)
+        if self.linear_probe:
+            self.encoder.eval()  # frozen features stay deterministic; the head's BatchNorm still trains
+        return self
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        tokens = self.encoder(images)
+        return tokens[:, 0] if self.pool == "cls" else tokens[:, 1:].mean(dim=1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
