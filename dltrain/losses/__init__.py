@@ -1,0 +1,1 @@
+"""Losses that torch.nn does not have, for the loss config group."""

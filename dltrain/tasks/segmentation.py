@@ -1,0 +1,126 @@
+"""Semantic segmentation: a class score per pixel, integer masks as targets.
+
+The loss comes from the loss config: ``cross_entropy`` (default), ``nll``
+(on log-softmax), ``dice`` or ``ce_dice``; every one of them leaves out the
+pixels labelled ``ignore_index`` (the task sets it on the loss). Metrics come
+from one confusion matrix over the whole validation pass: pixel accuracy,
+mean accuracy, mean IoU (the monitor), frequency-weighted IoU and per-class
+IoU. At validation end TensorBoard gets rows of image | ground truth |
+prediction, the masks drawn as colour overlays.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from dltrain.errors import UserError
+from dltrain.losses.segmentation import CrossEntropyDiceLoss, DiceLoss
+from dltrain.metrics.segmentation import SegmentationMetrics
+from dltrain.tasks.base import Task
+
+SUPPORTED_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, DiceLoss, CrossEntropyDiceLoss)
+
+
+def palette(num_classes: int) -> torch.Tensor:
+    """PASCAL VOC's colour map (class 0 black, 1 dark red, 2 green, ...): bits of k spread over R, G, B."""
+    colours = torch.zeros(num_classes, 3, dtype=torch.uint8)
+    for k in range(num_classes):
+        r = g = b = 0
+        c = k
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        colours[k] = torch.tensor([r, g, b])
+    return colours
+
+
+def overlay_grid(images: torch.Tensor, target: torch.Tensor, predicted: torch.Tensor, ignore_index: int,
+                 num_classes: int, alpha: float = 0.6) -> torch.Tensor:
+    """Rows of image | truth | prediction (uint8 3xHxW): class colours blended over the image, background clear."""
+    images = images.detach().float().cpu()[:, :3]
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    low, high = images.amin(dim=(1, 2, 3), keepdim=True), images.amax(dim=(1, 2, 3), keepdim=True)
+    images = (images - low) / (high - low).clamp(min=1e-8)  # undo normalisation for display
+    colours = palette(num_classes).float() / 255
+
+    def overlay(mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.cpu()
+        colour = colours[mask.clamp(0, num_classes - 1)].permute(0, 3, 1, 2)
+        colour[(mask == ignore_index).unsqueeze(1).expand_as(colour)] = 1.0  # ignored pixels white
+        weight = alpha * (mask != 0).unsqueeze(1).float()
+        return images * (1 - weight) + colour * weight
+
+    rows = torch.stack([images, overlay(target), overlay(predicted)], dim=1).flatten(0, 1)
+    grid = torchvision.utils.make_grid(rows, nrow=3, padding=2)
+    return (grid * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+class SegmentationTask(Task):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        num_classes: int,
+        ignore_index: int = 255,
+        class_names: Sequence[str] | None = None,
+        name: str = "segmentation",
+        monitor: str = "val/miou",
+        monitor_mode: str = "max",
+        num_sample_images: int = 8,
+    ) -> None:
+        super().__init__(model, name, monitor, monitor_mode)
+        if not isinstance(loss, SUPPORTED_LOSSES):
+            raise UserError(
+                f"The segmentation task cannot use loss {type(loss).__name__}; "
+                "run with loss=cross_entropy, loss=nll, loss=dice or loss=ce_dice."
+            )
+        loss.ignore_index = ignore_index
+        self.loss_fn = loss
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.metrics = SegmentationMetrics(num_classes, ignore_index, class_names)
+        self.num_sample_images = num_sample_images
+        self._samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.loss_fn, nn.NLLLoss):
+            return self.loss_fn(F.log_softmax(logits, dim=1), target)
+        return self.loss_fn(logits, target)
+
+    def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
+        images, target = batch
+        return {"loss": self.loss(self.model(images), target)}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        images, target = batch
+        logits = self.model(images).float()
+        predicted = logits.argmax(dim=1)
+        self.metrics.update(predicted, target, self.loss(logits, target))
+        if batch_idx == 0:  # the same images every epoch: predictions can be compared over time
+            n = self.num_sample_images
+            self._samples = (images[:n].detach(), target[:n].detach(), predicted[:n].detach())
+
+    def compute_metrics(self, prefix: str) -> dict[str, float]:
+        values = self.metrics.compute()
+        self.metrics.reset()
+        return {f"{prefix}/{k}": v for k, v in values.items()}
+
+    def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
+        if self._samples is not None and self.num_sample_images:
+            grid = overlay_grid(*self._samples, ignore_index=self.ignore_index, num_classes=self.num_classes)
+            logger.log_image(f"{prefix}/segmentation", grid, step)
+
+    def check_data(self, data: Any) -> None:
+        if getattr(data, "ignore_index", None) is None or getattr(data, "num_classes", None) is None:
+            raise UserError(
+                f"The segmentation task needs a segmentation data config (num_classes, ignore_index), and "
+                f"{type(data).__name__} is not one; use data=shapes_seg, voc_seg, oxford_pet or cityscapes."
+            )

@@ -1,0 +1,25 @@
+"""`dltrain model=unet data=shapes_seg` as a user types it, and the offline failure of downloaded data."""
+from __future__ import annotations
+
+import json
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import run_dirs
+
+
+def test_unet_on_shapes_runs_end_to_end(cli):
+    cli("model=unet", "data=shapes_seg", "trainer=debug", "model.base_channels=8", "data.num_val=32",
+        "data.num_test=32")
+    (run_dir,) = run_dirs(cli.root, "unet_shapes_seg")
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["monitor"] == "val/miou" and 0 <= results["best"] <= 1
+    assert {"test/miou", "test/pixel_acc", "test/mean_acc", "test/fwiou", "test/iou_circle"} <= set(results["test"])
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
+    assert "val/segmentation" in events.Tags()["images"]
+
+
+def test_voc_offline_fails_in_one_sentence(cli):
+    result = cli("model=unet", "data=voc_seg", "data.download=false", "trainer=debug", ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "PASCAL VOC 2012 is not in" in result.stderr

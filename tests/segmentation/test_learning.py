@@ -1,0 +1,26 @@
+"""Each segmentation model learns the generated shapes (slow: about a minute or two each on a 2-core CPU)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dltrain import api
+from dltrain.data.shapes import generate_shapes
+
+MODELS = ["fcn32s", "fcn8s", "unet", "segnet", "pspnet", "deeplabv3", "deeplabv3plus"]
+
+
+def background_only_miou() -> float:
+    """mIoU of a model that predicts background everywhere: IoU_bg = background fraction, 0 for the shapes."""
+    semantic = torch.stack([s["semantic"] for s in generate_shapes(200, 32, seed=1)])
+    return (semantic == 0).float().mean().item() / 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MODELS)
+def test_model_learns_the_shapes(name, tmp_path):
+    results = api.train([f"experiment={name}_shapes", "seed=0", "logger=none",
+                         "trainer.enable_progress_bar=false", "trainer.num_threads=1"], run_dir=tmp_path)
+    baseline = background_only_miou()  # about 0.22
+    assert results["best"] > baseline + 0.15, (results["best"], baseline)
+    assert results["test"]["test/miou"] > baseline + 0.12
