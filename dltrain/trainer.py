@@ -350,7 +350,7 @@ def _unpack(output: Any) -> tuple[torch.Tensor, dict[str, Any]]:
 
 
 def _floats(logs: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in logs.items()}
+    return {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in logs.items()}
 
 
 def _lr_postfix(optim: Optimization) -> dict[str, str]:

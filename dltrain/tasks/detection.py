@@ -1,0 +1,146 @@
+"""Object detection and instance segmentation: boxes (and masks) with class labels and scores.
+
+Batches are ``(images, targets)``: a list of ``3xHxW`` float images in
+``[0, 1]`` and a list of per-image dicts with ``boxes`` (xyxy pixels),
+``labels`` (``1..num_classes``) and, for instance segmentation, ``masks``
+(see ``dltrain/data/detection_data.py``).
+
+Every detector follows torchvision's interface: in training mode
+``model(images, targets)`` returns a dict of losses (torchvision's own for
+Faster R-CNN, RetinaNet, SSD, Mask R-CNN; YOLO's from ``yolo.py``), which are
+summed and logged one by one; in eval mode ``model(images)`` returns
+``{"boxes", "scores", "labels"(, "masks")}`` per image. The task's ``loss``
+argument is therefore unused.
+
+Validation: COCO-style mean average precision over the whole pass
+(``torchmetrics.detection.MeanAveragePrecision`` with the pycocotools
+backend): ``map`` (AP averaged over IoU thresholds .5:.05:.95 — the monitor),
+``map_50``, ``map_75``, small / medium / large AP, and average recall with
+1 / 10 / 100 detections per image. A model that predicts masks (Mask R-CNN)
+also gets mask AP (``mask_map``...: the same numbers with mask IoU). At
+validation end TensorBoard shows the first images with their predicted boxes
+(and masks), labels and scores.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from torchmetrics.detection import MeanAveragePrecision
+from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
+
+from dltrain.errors import UserError
+from dltrain.tasks.base import Task
+
+Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
+REPORTED = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100")
+
+
+def predicts_masks(model: nn.Module) -> bool:
+    """Mask R-CNN's ROI heads carry a mask branch; the other detectors predict boxes only."""
+    heads = getattr(model, "roi_heads", None)
+    return heads is not None and heads.has_mask()
+
+
+class DetectionTask(Task):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module | None = None,
+        name: str = "detection",
+        monitor: str = "val/map",
+        monitor_mode: str = "max",
+        class_names: list[str] | None = None,
+        num_sample_images: int = 8,
+        visual_score_thresh: float = 0.5,
+    ) -> None:
+        super().__init__(model, name, monitor, monitor_mode)
+        self.masks = predicts_masks(model)
+        self.metric = MeanAveragePrecision(box_format="xyxy", iou_type=("bbox", "segm") if self.masks else "bbox",
+                                           backend="pycocotools")
+        self.class_names = list(class_names or [])
+        self.num_sample_images, self.visual_score_thresh = num_sample_images, visual_score_thresh
+        self._samples: tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]] | None = None
+
+    def training_step(self, batch: Batch, batch_idx: int) -> dict[str, Any]:
+        images, targets = batch
+        losses = self.model(images, targets)
+        return {"loss": sum(losses.values()), "log": {f"train/{k}": v.detach() for k, v in losses.items()}}
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        images, targets = batch
+        predictions = [{k: v.float() if k in ("boxes", "scores") else v for k, v in p.items()}
+                       for p in self.model(images)]
+        if self.masks:  # Mask R-CNN gives (N, 1, H, W) probabilities; the metric wants boolean masks
+            for prediction in predictions:
+                prediction["masks"] = prediction["masks"].squeeze(1) > 0.5
+        self.metric.update(predictions, [{k: v for k, v in t.items() if k in ("boxes", "labels", "masks")}
+                                         for t in targets])
+        if batch_idx == 0:  # the first batch is the same every epoch: predictions can be compared
+            n = self.num_sample_images
+            self._samples = ([i.detach().cpu() for i in images[:n]],
+                             [{k: v.detach().cpu() for k, v in p.items()} for p in predictions[:n]])
+
+    def compute_metrics(self, prefix: str) -> dict[str, float]:
+        values = self.metric.compute()
+        self.metric.reset()
+        kinds = (("bbox_", ""), ("segm_", "mask_")) if self.masks else (("", ""),)
+        metrics = {}
+        for source, name in kinds:
+            for key in REPORTED:
+                value = float(values[f"{source}{key}"])
+                if value >= 0:  # COCO reports -1 for a size range without objects (large ones in small images)
+                    metrics[f"{prefix}/{name}{key}"] = value
+        return metrics
+
+    def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
+        if self._samples is None or not self.num_sample_images:
+            return
+        images, predictions = self._samples
+        drawn = [self.draw(image, prediction) for image, prediction in zip(images, predictions)]
+        logger.log_image(f"{prefix}/predictions", torchvision.utils.make_grid(drawn, nrow=4, padding=2), step)
+
+    def draw(self, image: torch.Tensor, prediction: dict[str, torch.Tensor], min_side: int = 192) -> torch.Tensor:
+        """One image with its confident predictions: masks tinted, boxes framed, "class score" written."""
+        scale = max(1, min_side // min(image.shape[-2:]))  # small images are enlarged so labels stay legible
+        picture = (F.interpolate(image[None].float(), scale_factor=scale, mode="nearest")[0].clamp(0, 1) * 255)
+        picture = picture.to(torch.uint8)
+        confident = prediction["scores"] >= self.visual_score_thresh
+        labels = prediction["labels"][confident]
+        colours = [_colour(int(label)) for label in labels]
+        if "masks" in prediction and confident.any():
+            masks = F.interpolate(prediction["masks"][confident][:, None].float(), scale_factor=scale)[:, 0] > 0.5
+            picture = draw_segmentation_masks(picture, masks, alpha=0.4, colors=colours)
+        if not confident.any():
+            return picture
+        captions = [f"{self._name(int(label))} {float(score):.2f}"
+                    for label, score in zip(labels, prediction["scores"][confident])]
+        return draw_bounding_boxes(picture, prediction["boxes"][confident] * scale, captions, colours, width=2)
+
+    def _name(self, label: int) -> str:
+        return self.class_names[label - 1] if 0 < label <= len(self.class_names) else str(label)
+
+    def example_forward(self, batch: Batch) -> Any:
+        """Detectors take a list of images: one image of the batch."""
+        return self.model(list(batch[0][:1]))
+
+    def check_data(self, data: Any) -> None:
+        if getattr(data, "collate_fn", None) is None or not hasattr(data, "with_masks"):
+            raise UserError(
+                f"The detection task needs a detection data module (images with boxes), and {type(data).__name__} "
+                "is not one; use data=shapes_det, voc_det or coco."
+            )
+        if self.masks and not data.with_masks:
+            raise UserError(
+                f"Mask R-CNN learns from instance masks and {type(data).__name__} has with_masks=false; "
+                "run with data.with_masks=true (data=shapes_det or coco)."
+            )
+
+
+def _colour(label: int) -> tuple[int, int, int]:
+    palette = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (255, 225, 25), (145, 30, 180), (70, 240, 240),
+               (245, 130, 48), (240, 50, 230), (210, 245, 60), (250, 190, 190))
+    return palette[label % len(palette)]
