@@ -99,9 +99,18 @@ def test_callbacks_config_builds(name):
 FACTS = [("image_size", "in_channels"), ("vocab_size",), ("num_features",), ("tau",)]
 
 
+# data configs that need the user to name their files
+REQUIRED = {
+    "imagefolder": ["data.root=/nonexistent", "data.num_classes=3"],
+    "image_pair_folder": ["data.root=/nonexistent"],
+    "unpaired_folder": ["data.root=/nonexistent"],
+    "style_images": ["task=style_transfer", "style_transfer.content=a.jpg", "style_transfer.style=b.jpg"],
+}
+
+
 @pytest.mark.parametrize("name", options("data"))
 def test_data_config_builds_and_states_the_shape_facts(name):
-    overrides = [f"data={name}"] + (["data.root=/nonexistent", "data.num_classes=3"] if name == "imagefolder" else [])
+    overrides = [f"data={name}"] + REQUIRED.get(name, [])
     cfg = api.compose(overrides).data
     stated = [facts for facts in FACTS if all(key in cfg for key in facts)]
     assert stated, f"data={name} states none of the shape facts {FACTS}"
