@@ -1,7 +1,6 @@
 """Image classifiers of the notes, one architecture (or family) per file.
 
-Conventions every classifier here follows (READ /work/main/AGENTS.md FIRST: full rules,
-the venv at /work/venv, test layout, config form; do not commit):
+Conventions every classifier here follows (docs/models.md explains them):
 
 * constructor keywords ``num_classes``, ``in_channels``, ``image_size``;
 * small inputs (below 64 px) get a small-image stem instead of the
