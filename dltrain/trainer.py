@@ -194,7 +194,8 @@ class Trainer:
             with self.optim.autocast() if self.optim else torch.autocast(self.device.type, enabled=False):
                 task.validation_step(self.to_device(batch), batch_idx)
         metrics = task.compute_metrics(prefix)
-        task.log_visuals(self.loggers, self.global_step, prefix)
+        if self.loggers.loggers:  # drawing images nobody will see costs more than a small model's epoch
+            task.log_visuals(self.loggers, self.global_step, prefix)
         for callback in self.callbacks:
             callback.on_validation_end(self, task)
         return metrics
