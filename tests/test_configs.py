@@ -63,7 +63,15 @@ def test_scheduler_builds_and_steps(name):
     assert optimizer.param_groups[0]["lr"] >= 0
 
 
+CLASSIFICATION_LOSSES = ["cross_entropy", "bce_with_logits", "mse", "l1", "huber", "smooth_l1", "nll"]
+
+
 @pytest.mark.parametrize("name", options("loss"))
+def test_loss_config_builds(name):
+    assert callable(instantiate(api.compose([f"loss={name}"]).loss))
+
+
+@pytest.mark.parametrize("name", CLASSIFICATION_LOSSES)
 def test_loss_builds_and_the_classification_task_can_use_it(name):
     cfg = api.compose([f"loss={name}"])
     from dltrain.tasks.classification import ClassificationTask

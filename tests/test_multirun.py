@@ -10,10 +10,8 @@ def test_two_job_multirun_writes_a_summary_row_per_job(cli):
     cli("-m", "optimizer=sgd,adam", "trainer.max_epochs=2", "trainer.log_histograms=false")
     (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
-    assert [row["overrides"] for row in rows] == [
-        "optimizer=sgd trainer.max_epochs=2 trainer.log_histograms=false",
-        "optimizer=adam trainer.max_epochs=2 trainer.log_histograms=false",
-    ]
+    assert [row["overrides"].split()[0] for row in rows] == ["optimizer=sgd", "optimizer=adam"]
+    assert all("trainer.max_epochs=2" in row["overrides"] for row in rows)
     for row in rows:
         assert 0.0 < float(row["best"]) <= 1.0 and float(row["test/acc"]) > 0.1
         assert row["best_epoch"] in ("1", "2")

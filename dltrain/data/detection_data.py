@@ -110,8 +110,10 @@ class DetectionData(DataModule):
     collate_fn = staticmethod(detection_collate)
 
     def __init__(self, num_classes: int, image_size: int, class_names: Sequence[str] = (),
-                 with_masks: bool = False, horizontal_flip: bool = True, **loader_options) -> None:
+                 with_masks: bool = False, horizontal_flip: bool = True, in_channels: int = 3,
+                 **loader_options) -> None:
         super().__init__(**loader_options)
+        self.in_channels = in_channels  # RGB: the torchvision detectors normalise three channels
         if class_names and len(class_names) != num_classes:
             raise UserError(
                 f"data.num_classes={num_classes} but data.class_names lists {len(class_names)} names; "
