@@ -114,3 +114,23 @@ def prepare(
     if freeze:
         freeze_backbone(model)
     return model
+
+
+def load_submodule_from_checkpoint(module: nn.Module, path, prefix: str, what: str, source: str,
+                                   fit_hint: str) -> None:
+    """Load the weights under ``prefix`` of a dltrain checkpoint's model into ``module``.
+
+    Used to start a classifier from a pre-training run (MAE's encoder, BERT's encoder): ``what`` names the
+    part, ``source`` the run that writes such checkpoints, ``fit_hint`` the options that must match it.
+    """
+    from dltrain import checkpoint
+
+    weights = checkpoint.load(path)["model"]
+    part = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+    if not part:
+        raise UserError(f"{path} holds no {what} weights ({prefix}*); pass model.init_from= a checkpoint of {source}.")
+    try:
+        module.load_state_dict(part)
+    except RuntimeError as error:
+        raise UserError(f"The {what} in {path} does not fit this classifier "
+                        f"({str(error).strip().splitlines()[-1].strip()}); use the {fit_hint} of the pre-training run.") from None

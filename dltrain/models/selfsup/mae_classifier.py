@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dltrain import checkpoint
 from dltrain.errors import UserError
+from dltrain.models import transfer
 from dltrain.models.selfsup.mae import MAEEncoder
 
 ENCODER_PREFIX = "encoder."  # where MaskedAutoencoder keeps its encoder in a checkpoint's model weights
@@ -65,17 +65,9 @@ class MAEClassifier(nn.Module):
 
     def load_encoder(self, path: str | Path) -> None:
         """The encoder weights of a masked-autoencoder checkpoint (``dltrain model=mae``)."""
-        weights = checkpoint.load(path)["model"]
-        encoder = {k[len(ENCODER_PREFIX):]: v for k, v in weights.items() if k.startswith(ENCODER_PREFIX)}
-        if not encoder:
-            raise UserError(f"{path} holds no MAE encoder weights ({ENCODER_PREFIX}*); pass model.init_from= a "
-                            "checkpoint of `dltrain model=mae` (e.g. experiment=mae_digits).")
-        try:
-            self.encoder.load_state_dict(encoder)
-        except RuntimeError as error:
-            raise UserError(f"The MAE encoder in {path} does not fit this classifier "
-                            f"({str(error).strip().splitlines()[-1].strip()}); use the image_size / patch_size / "
-                            "embed_dim / depth / num_heads of the pre-training run.") from None
+        transfer.load_submodule_from_checkpoint(self.encoder, path, ENCODER_PREFIX, "MAE encoder",
+                                                "`dltrain model=mae` (e.g. experiment=mae_digits)",
+                                                "image_size / patch_size / embed_dim / depth / num_heads")
 
     def train(self, mode: bool = True) -> "MAEClassifier":
         super().train(mode)

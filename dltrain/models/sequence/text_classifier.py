@@ -21,9 +21,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from dltrain import checkpoint
 from dltrain.data.text import PAD_ID
-from dltrain.errors import UserError
+from dltrain.models import transfer
 from dltrain.models.sequence.bert import BERTEncoder, bert_init
 
 ENCODER_PREFIX = "encoder."  # where BERT (bert.BERT) keeps its encoder in a checkpoint's model weights
@@ -62,17 +61,9 @@ class BERTClassifier(nn.Module):
 
     def load_encoder(self, path: str | Path) -> None:
         """The encoder weights of a BERT pre-training checkpoint (``dltrain model=bert``)."""
-        weights = checkpoint.load(path)["model"]
-        encoder = {k[len(ENCODER_PREFIX):]: v for k, v in weights.items() if k.startswith(ENCODER_PREFIX)}
-        if not encoder:
-            raise UserError(f"{path} holds no BERT encoder weights ({ENCODER_PREFIX}*); pass model.init_from= a "
-                            "checkpoint of `dltrain model=bert data=nsp_corpus`.")
-        try:
-            self.encoder.load_state_dict(encoder)
-        except RuntimeError as error:
-            raise UserError(f"The BERT encoder in {path} does not fit this classifier "
-                            f"({str(error).strip().splitlines()[-1].strip()}); use the d_model / num_layers / "
-                            "num_heads / d_ff / max_len and vocabulary of the pre-training run.") from None
+        transfer.load_submodule_from_checkpoint(self.encoder, path, ENCODER_PREFIX, "BERT encoder",
+                                                "`dltrain model=bert data=nsp_corpus`",
+                                                "d_model / num_layers / num_heads / d_ff / max_len and vocabulary")
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(ids, torch.zeros_like(ids))  # a single text is all segment A
