@@ -108,3 +108,18 @@ def test_pretraining_lowers_the_masked_lm_loss_and_learns_next_sentence_predicti
     uniform = math.log(101)  # a model that knows nothing: every word of the story lexicon equally likely
     assert test["test/mlm_loss"] < uniform - 2.5 and test["test/mlm_acc"] > 0.5, test
     assert test["test/nsp_acc"] > 0.7, test  # chance is 0.5
+
+
+@pytest.mark.parametrize("name", ["lstm_classifier", "bert_classifier"])
+def test_text_classifier_configs_take_one_training_step(name: str) -> None:
+    from hydra.utils import instantiate
+
+    from dltrain import api
+
+    cfg = api.compose([f"model={name}", "data=story_sentiment"])
+    model = instantiate(cfg.model)
+    ids = torch.randint(4, cfg.data.vocab_size, (3, 12))
+    logits = model(ids)
+    assert logits.shape == (3, cfg.data.num_classes)
+    logits.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
