@@ -49,15 +49,15 @@ def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), run_dir: str 
     """Test metrics of a checkpoint with the config stored in it (``overrides`` as key=value win)."""
     from dltrain import checkpoint
 
-    stored = checkpoint.load(ckpt_path)["config"]
-    cfg = OmegaConf.create(stored)
+    state = checkpoint.load(ckpt_path)
+    cfg = OmegaConf.create(state["config"])
     for override in overrides:
         key, _, value = override.partition("=")
         OmegaConf.update(cfg, key, _parse(value), force_add=True)
     cfg.ckpt_path = str(ckpt_path)
     directory = Path(run_dir) if run_dir else default_run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
-    return run.evaluate(cfg, directory)
+    return run.evaluate(cfg, directory, state)
 
 
 def _parse(value: str) -> Any:

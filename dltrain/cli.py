@@ -35,10 +35,10 @@ def _run(cfg: DictConfig) -> float | None:
             if not cfg.ckpt_path:
                 raise UserError("mode=eval needs a checkpoint: add ckpt_path=PATH (or ckpt_path=last).")
             ckpt_path = run.resolve_ckpt_path(cfg, run_dir)
-            stored = run.checkpoint.load(ckpt_path)["config"]
-            eval_cfg = run.config_for_eval(stored, cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
+            state = run.checkpoint.load(ckpt_path)
+            eval_cfg = run.config_for_eval(state["config"], cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
             eval_cfg.ckpt_path = str(ckpt_path)
-            metrics = run.evaluate(eval_cfg, run_dir)
+            metrics = run.evaluate(eval_cfg, run_dir, state)
             return metrics.get(eval_cfg.task.monitor.replace("val/", "test/"))
         raise UserError(f"mode={cfg.mode} is not one of train, eval.")
     except Exception as error:

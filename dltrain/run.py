@@ -124,7 +124,7 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path) -> dict[str, Any]:
             "best_epoch": saver.best_epoch + 1 if best_known else None,
             "final": final,
             "test": test_metrics,
-            **getattr(trainer, "model_facts", {}),
+            **trainer.model_facts,
         }
         hparams = _flat_choices(cfg)
         trainer.loggers.log_hparams(hparams, {**final, **test_metrics})
@@ -136,15 +136,18 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path) -> dict[str, Any]:
     return results
 
 
-def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
-    """Test metrics of a checkpoint, with the config stored in it (command-line overrides win)."""
+def evaluate(cfg: DictConfig, run_dir: Path, state: dict[str, Any] | None = None) -> dict[str, float]:
+    """Test metrics of a checkpoint, with the config stored in it (command-line overrides win).
+
+    ``state`` is the checkpoint already loaded by the caller (it read the config from it), so the file is read once.
+    """
     seed_everything(cfg.seed)
     data = build_data(cfg)
     task = build_task(cfg)
     check_model_fits_data(task, data, cfg)
     trainer = build_trainer(cfg, run_dir)
     trainer.loggers.setup(run_dir)
-    load_weights(task, checkpoint.load(cfg.ckpt_path))
+    load_weights(task, state if state is not None else checkpoint.load(cfg.ckpt_path))
     try:
         metrics = trainer.test(task, data)
     finally:

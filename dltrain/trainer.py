@@ -85,6 +85,7 @@ class Trainer:
         self.should_stop = False
         self.optim: Optimization | None = None
         self.last_metrics: dict[str, float] = {}
+        self.model_facts: dict[str, int] = {}  # parameters and FLOPs, filled by log_summary
 
     # ------------------------------------------------------------------ fit
     def fit(
