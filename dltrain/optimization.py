@@ -32,9 +32,10 @@ def parameter_groups(
     for name, parameter in named_parameters:
         if not parameter.requires_grad:
             continue
-        (decay if decay_norm_and_bias or parameter.ndim > 1 else no_decay).append(parameter)
+        exempt = weight_decay and not decay_norm_and_bias and parameter.ndim <= 1
+        (no_decay if exempt else decay).append(parameter)
     groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
+    if no_decay:  # without weight decay one group does: the optimizer's per-group work is done once
         groups.append({"params": no_decay, "weight_decay": 0.0})
     return groups
 

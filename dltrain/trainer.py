@@ -221,6 +221,8 @@ class Trainer:
 
     def to_device(self, batch: Any) -> Any:
         """Move every tensor in a batch (tuples, lists, dicts, nested) to the device."""
+        if self.device.type == "cpu" and not self.channels_last:
+            return batch  # loaders already yield CPU tensors: walking the batch would be per-step overhead only
         if isinstance(batch, torch.Tensor):
             batch = batch.to(self.device, non_blocking=True)
             if self.channels_last and batch.ndim == 4 and batch.is_floating_point():

@@ -16,6 +16,7 @@ import logging
 import platform
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -44,21 +45,28 @@ def plain_loop(model, data, epochs: int) -> int:
     return steps
 
 
-def trainer_loop(cfg, model, data, run_dir: Path) -> int:
+def trainer_loop(cfg, model, data, run_dir: Path):
+    """Build the trainer from its config (setup, untimed, like composing the config), return its fit()."""
     task = instantiate({"_target_": cfg.task._target_}, model=model, loss=torch.nn.CrossEntropyLoss(),
                        **{k: v for k, v in cfg.task.items() if k != "_target_"})
     trainer = run.build_trainer(cfg, run_dir)
     optimizer, decay = run.split_optimizer_config(cfg)
-    trainer.fit(task, data, optimizer, instantiate(cfg.scheduler), decay)
-    trainer.loggers.close()
-    return trainer.global_step
+    scheduler = instantiate(cfg.scheduler)
+
+    def fit() -> int:
+        trainer.fit(task, data, optimizer, scheduler, decay)
+        trainer.loggers.close()
+        return trainer.global_step
+    return fit
 
 
-def best_rate(fn, repeats: int) -> float:
+def best_rate(make_loop, repeats: int) -> float:
+    """Best steps/s of ``repeats`` runs; ``make_loop`` does the untimed setup and returns the timed loop."""
     rates = []
     for _ in range(repeats):
+        loop = make_loop()
         start = time.perf_counter()
-        steps = fn()
+        steps = loop()
         rates.append(steps / (time.perf_counter() - start))
     return max(rates)
 
@@ -81,7 +89,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         rows = [
-            ("plain PyTorch loop", best_rate(lambda: plain_loop(copy.deepcopy(initial), data, args.epochs), args.repeats)),
+            ("plain PyTorch loop", best_rate(lambda: partial(plain_loop, copy.deepcopy(initial), data, args.epochs),
+                                             args.repeats)),
             ("dltrain trainer, bare", best_rate(
                 lambda: trainer_loop(bare, copy.deepcopy(initial), data, Path(tmp) / "bare"), args.repeats)),
             ("dltrain trainer, default logging", best_rate(

@@ -49,6 +49,14 @@ def test_decay_norm_and_bias_switch_puts_every_parameter_in_one_decayed_group():
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05]
 
 
+def test_without_weight_decay_all_parameters_share_one_group():
+    from dltrain.optimization import parameter_groups
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    groups = parameter_groups(model.named_parameters(), 0.0, decay_norm_and_bias=False)
+    assert [len(g["params"]) for g in groups] == [4]  # one group: the optimizer loops over groups every step
+
+
 @pytest.mark.parametrize("name", options("scheduler"))
 def test_scheduler_builds_and_steps(name):
     cfg = api.compose([f"scheduler={name}"])
