@@ -39,5 +39,5 @@ def _choice(group: str, *, _root_: DictConfig) -> str:
     return str(choice or "run")
 
 
-OmegaConf.register_new_resolver("dltrain.run_id", _run_id, replace=True)
+OmegaConf.register_new_resolver("dltrain.run_id", _run_id, replace=True, use_cache=True)
 OmegaConf.register_new_resolver("dltrain.choice", _choice, replace=True)

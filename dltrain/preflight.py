@@ -9,6 +9,7 @@ key expects.
 from __future__ import annotations
 
 import difflib
+import shutil
 from collections.abc import Sequence
 
 from hydra import compose, initialize_config_dir
@@ -30,6 +31,7 @@ _PASS_THROUGH_FLAGS = ("-h", "--help", "--hydra-help", "--version", "--cfg", "-c
 def check_command_line(args: Sequence[str], config_dir: str) -> None:
     if any(arg.split("=")[0] in _PASS_THROUGH_FLAGS for arg in args):
         return
+    _check_launcher_can_run(args)
     texts = [a for a in args if not a.startswith("-") and not a.split("=")[0].lstrip("+~").startswith("hydra")]
     try:
         overrides = OverridesParser.create().parse_overrides(texts)
@@ -46,6 +48,18 @@ def check_command_line(args: Sequence[str], config_dir: str) -> None:
                     variant[position] = f"{override.get_key_element()}={value}"
                     _compose_or_explain([t for t in variant if t])
     GlobalHydra.instance().clear()
+
+
+def _check_launcher_can_run(args: Sequence[str]) -> None:
+    """A SLURM launcher on a machine without SLURM would end in submitit's traceback: say it in one sentence."""
+    launcher = next((a.split("=", 1)[1] for a in args if a.startswith("hydra/launcher=")), "")
+    sweep = any(a in ("-m", "--multirun") for a in args)  # a single run never uses the launcher
+    if sweep and launcher in ("slurm", "submitit_slurm") and shutil.which("srun") is None:
+        raise UserError(
+            f"hydra/launcher={launcher} submits the sweep's jobs to SLURM, but this machine has no SLURM client "
+            "(`srun` is not on the PATH): run the command on the cluster's login node, or use "
+            "hydra/launcher=joblib to run the jobs in parallel here."
+        )
 
 
 def _first_value(override: Override) -> str | None:

@@ -48,6 +48,27 @@ def cosine(
     return LambdaLR(optimizer, factor)
 
 
+def linear(
+    optimizer: Optimizer,
+    total_steps: int,
+    steps_per_epoch: int,
+    warmup_steps: int = 0,
+    warmup_epochs: float = 0.0,
+    eta_min_ratio: float = 0.0,
+) -> LambdaLR:
+    """Linear warm-up, then a straight line down to ``eta_min_ratio * base`` at the last step (the triangle
+    of the fast CIFAR-10 schedules, Page 2018)."""
+    warmup = max(warmup_steps, round(warmup_epochs * steps_per_epoch))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return _warmup(step, warmup)
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return eta_min_ratio + (1 - eta_min_ratio) * (1 - progress)
+
+    return LambdaLR(optimizer, factor)
+
+
 def cosine_restarts(
     optimizer: Optimizer,
     total_steps: int,

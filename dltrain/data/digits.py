@@ -14,6 +14,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from dltrain.data.base import DataModule
+from dltrain.data.device_loader import DeviceRecipe
 from dltrain.data.tensor_dataset import TensorImageDataset
 from dltrain.data.transforms import build_image_transform
 
@@ -21,6 +22,8 @@ NATIVE_SIZE = 8
 
 
 class DigitsData(DataModule):
+    supports_device_loader = True  # all 1,797 images are one uint8 tensor
+
     def __init__(
         self,
         num_classes: int = 10,
@@ -59,3 +62,7 @@ class DigitsData(DataModule):
         self.train_dataset = TensorImageDataset(images[train], labels[train], transform(True))
         self.val_dataset = TensorImageDataset(images[val], labels[val], transform(False))
         self.test_dataset = TensorImageDataset(images[test], labels[test], transform(False))
+
+    def device_recipe(self) -> DeviceRecipe:
+        return DeviceRecipe(list(self.mean) * self.in_channels, list(self.std) * self.in_channels, self.image_size,
+                            self.augment)

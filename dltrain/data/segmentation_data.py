@@ -33,6 +33,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from dltrain.data.base import DataModule
+from dltrain.data.device_loader import DeviceRecipe
 from dltrain.data.shapes import SHAPE_CLASSES, generate_shapes
 from dltrain.errors import UserError
 
@@ -119,6 +120,8 @@ class SegmentationData(DataModule):
 class ShapesSegmentationData(SegmentationData):
     """Generated circles / squares / triangles (see ``dltrain.data.shapes``); offline and deterministic."""
 
+    supports_device_loader = True  # generated in memory at image_size: uint8 images and masks
+
     def __init__(self, num_train: int = 1000, num_val: int = 200, num_test: int = 200, max_objects: int = 3,
                  **options) -> None:
         super().__init__(**options)
@@ -138,6 +141,9 @@ class ShapesSegmentationData(SegmentationData):
         self.train_dataset = split(self.num_train, 0, True)
         self.val_dataset = split(self.num_val, 1, False)
         self.test_dataset = split(self.num_test, 2, False)
+
+    def device_recipe(self) -> DeviceRecipe:
+        return DeviceRecipe(self.mean, self.std, self.image_size, self.augment, mask_fill=self.ignore_index)
 
 
 def _download_error(name: str, root: str, error: Exception) -> UserError:

@@ -16,6 +16,7 @@ class TensorImageDataset(Dataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform: Callable | None = None) -> None:
         self.labels = labels
+        self.source_images = images  # the uint8 images, for data.loader=device (dltrain/data/in_memory.py)
         if transform is not None and not _is_random(transform):
             self.images, self.transform = torch.stack([transform(image) for image in images]), None
         else:

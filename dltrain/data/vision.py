@@ -15,6 +15,7 @@ import torchvision
 from torch.utils.data import Dataset, Subset
 
 from dltrain.data.base import DataModule
+from dltrain.data.device_loader import DeviceRecipe
 from dltrain.data.transforms import build_image_transform
 from dltrain.errors import UserError
 
@@ -43,6 +44,8 @@ class _Transformed(Dataset):
 
 class VisionClassificationData(DataModule):
     """One of torchvision's in-package classification datasets, by class name."""
+
+    supports_device_loader = True  # MNIST, Fashion-MNIST, CIFAR-10/100 keep every image in one array (.data)
 
     def __init__(
         self,
@@ -89,9 +92,14 @@ class VisionClassificationData(DataModule):
     def _transform(self, train: bool):
         return build_image_transform(self.image_size, self.native_size, self.mean, self.std, train, **self.augment)
 
+    def device_recipe(self) -> DeviceRecipe:
+        return DeviceRecipe(self.mean, self.std, self.image_size, self.augment)
+
 
 class ImageFolderData(VisionClassificationData):
     """``root/train/<class>/*.jpg`` and ``root/val/<class>/*.jpg`` (and optional ``root/test``)."""
+
+    supports_device_loader = False  # image files, decoded one by one
 
     def __init__(self, root: str, **options) -> None:
         super().__init__(name="ImageFolder", root=root, download=False, **options)

@@ -75,7 +75,7 @@ def test_pretrained_weights_offline_fail_in_one_sentence(cli, monkeypatch):
 
 
 def test_unknown_model_lists_the_models(cli):
-    result = cli("model=resnet19", ok=False)
+    result = cli("model=resnet17", ok=False)
     assert "Did you mean model=resnet18?" in result.stderr and "swin_t" in result.stderr
 
 

@@ -1,0 +1,99 @@
+"""Sweeps beyond one process: parallel local jobs (hydra/launcher=joblib) and SLURM arrays (hydra/launcher=slurm)."""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+
+import pytest
+import submitit
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import OmegaConf, open_dict
+
+from dltrain.config import CONFIG_DIR
+from dltrain.job_devices import AssignJobDevice, job_device_index
+
+
+def test_job_devices_go_round_robin_over_the_gpus():
+    assert [job_device_index(job, 2) for job in range(5)] == [0, 1, 0, 1, 0]
+    assert [job_device_index(job, 3) for job in range(4)] == [0, 1, 2, 0]
+    assert job_device_index(7, 1) == 0
+    assert job_device_index(0, 0) is None and job_device_index(5, 0) is None  # no GPU: nothing to assign
+
+
+def hydra_config(*overrides: str):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+@pytest.mark.parametrize("launcher, accelerator, selected", [
+    ("joblib", "auto", [(5, 1)]),  # job 5 on a 4-GPU machine -> cuda:1
+    ("basic", "auto", []),         # sequential jobs in one process: the trainer's own choice stands
+    ("joblib", "cpu", []),         # trainer=cpu jobs never touch CUDA
+])
+def test_the_callback_selects_the_jobs_gpu_only_under_joblib(monkeypatch, launcher, accelerator, selected):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: calls.append((5, index)))
+    cfg = hydra_config(f"hydra/launcher={launcher}", f"trainer.accelerator={accelerator}")
+    with open_dict(cfg):
+        cfg.hydra.job.num = 5
+    AssignJobDevice().on_job_start(config=cfg)
+    assert calls == selected
+
+
+def test_the_callback_is_registered_for_every_run():
+    targets = [c._target_ for c in hydra_config().hydra.callbacks.values()]
+    assert "dltrain.job_devices.AssignJobDevice" in targets and "dltrain.sweep.SweepSummary" in targets
+
+
+def test_joblib_multirun_runs_two_jobs_in_parallel_and_writes_the_summary(cli):
+    result = cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam",
+                 "trainer.max_epochs=1", "trainer.log_histograms=false", "logger=none")
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    # one sweep folder: the jobs, run in other processes, agree on its name (time stamp and run id)
+    (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")) == ["0", "1"]
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert [row["overrides"].split()[0] for row in rows] == ["optimizer=sgd", "optimizer=adam"]
+    assert all(0.1 < float(row["test/acc"]) <= 1.0 and row["best_epoch"] == "1" for row in rows)
+
+
+def test_slurm_launcher_config_builds_the_sbatch_array_it_documents(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLTRAIN_SLURM_PARTITION", "gpu-a100")
+    monkeypatch.delenv("DLTRAIN_SLURM_ACCOUNT", raising=False)
+    cfg = hydra_config("hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert cfg.hydra.launcher.partition == "gpu-a100" and cfg.hydra.launcher.account is None
+    assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.timeout_min == 240
+    # the plugin's own launch(), stopped where it would call sbatch: the executor it built writes the script
+    # (submitit checks that it runs on a cluster by finding `srun`: give it one that does nothing)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    executors = []
+    monkeypatch.setattr(submitit.AutoExecutor, "map_array", lambda self, fn, *args: executors.append(self) or [])
+    launcher_config = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    launcher = instantiate({"_target_": launcher_config.pop("_target_")}, **launcher_config)
+    launcher.setup(hydra_context=None, task_function=None, config=cfg)
+    launcher.launch([["optimizer.lr=0.1"], ["optimizer.lr=0.3"]], initial_job_idx=0)
+    script = executors[0]._executor._make_submission_file_text("python -m submitit.core._submit", "0")
+    for line in ("--partition=gpu-a100", "--gpus-per-node=1", "--time=240", "--signal=USR1@120",
+                 "--cpus-per-task=8", "--mem=32GB", "--ntasks-per-node=1", "--nodes=1"):
+        assert line in script, line
+    assert "USR2" not in script  # the trainer handles SIGTERM / SIGUSR1, not submitit's default signal
+    assert "--account" not in script  # unset: the user's default account
+
+
+@pytest.mark.skipif(shutil.which("srun") is not None, reason="this machine is a SLURM client: it would submit")
+def test_slurm_launcher_without_slurm_says_so_in_one_sentence(cli):
+    result = cli("-m", "hydra/launcher=slurm", "optimizer=sgd,adam", ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no SLURM client" in result.stderr and "hydra/launcher=joblib" in result.stderr
