@@ -7,9 +7,12 @@ patience count, its best score and its EMA weights.
 from __future__ import annotations
 
 import math
+import shutil
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from dltrain import checkpoint
 
 if TYPE_CHECKING:
     from dltrain.tasks.base import Task
@@ -46,6 +49,22 @@ class Checkpoint(Callback):
         self.save_last, self.save_best, self.save_every_n_epochs = save_last, save_best, save_every_n_epochs
         self.best: float | None = None
         self.best_epoch: int | None = None
+
+    def on_fit_start(self, trainer: Trainer, task: Task) -> None:
+        """A resumed run starts in a new run directory: bring the best checkpoint so far along, so that this
+        directory's best.ckpt is the best of the whole training (and the test after training uses it)."""
+        if trainer.resumed_from is None or self.best_epoch is None or not self.save_best or not trainer.is_global_zero:
+            return
+        source = trainer.resumed_from.parent / "best.ckpt"
+        target = trainer.run_dir / "checkpoints" / "best.ckpt"
+        if target.exists() or not source.is_file():
+            return
+        state = checkpoint.load(source)
+        if state["epoch"] == self.best_epoch + 1 and state["metrics"].get(self.monitor) == self.best:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.copy.tmp")
+            shutil.copyfile(source, temporary)
+            temporary.replace(target)  # atomic, like every checkpoint write
 
     def on_epoch_end(self, trainer: Trainer, task: Task, metrics: dict[str, float]) -> None:
         is_best = self.monitor in metrics and improved(metrics[self.monitor], self.best, self.mode)

@@ -3,7 +3,9 @@
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts,
 so it loads with ``torch.load(weights_only=True)`` (no arbitrary pickles).
 Writes go to a temporary file in the same folder, are fsync'ed, then renamed
-over the target: a crash mid-write leaves the previous file whole.
+over the target: a crash mid-write (SIGKILL after a preemption's grace period,
+a power cut) leaves the previous file whole, and ``find_last`` never picks a
+temporary file (tested in tests/test_preemption.py).
 """
 from __future__ import annotations
 
@@ -28,6 +30,17 @@ def save(state: dict[str, Any], path: Path) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    _fsync_folder(path.parent)  # the rename itself survives a crash too
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -50,8 +63,12 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def find_last(output_dir: Path, task_name: str, exclude: Path | None = None) -> Path:
-    """The newest ``last.ckpt`` under ``outputs/<task_name>/`` (single runs and sweeps)."""
-    candidates = [p for p in (output_dir / task_name).rglob("checkpoints/last.ckpt") if exclude not in p.parents]
+    """The newest ``last.ckpt`` under ``outputs/<task_name>/`` (single runs and sweeps).
+
+    Only files named exactly ``last.ckpt`` count: a write cut short leaves ``.last.ckpt.<pid>.tmp`` beside it.
+    """
+    candidates = [p for p in (output_dir / task_name).rglob("checkpoints/last.ckpt")
+                  if p.is_file() and exclude not in p.parents]
     if not candidates:
         raise UserError(
             f"ckpt_path=last found no last.ckpt under {output_dir / task_name}; train first, "

@@ -12,6 +12,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from dltrain import shared_run_dir
 from dltrain.config import CONFIG_DIR
 from dltrain.errors import UserError
 
@@ -22,25 +23,35 @@ log = logging.getLogger("dltrain")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _run(cfg: DictConfig) -> float | None:
     from dltrain import run  # imported here so `dltrain --help` stays fast
+    from dltrain.preemption import PREEMPTED_EXIT_CODE, Preempted
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    shared_run_dir.publish(run_dir)  # torchrun: the other ranks wait for this directory
     try:
         if cfg.mode == "train":
             log.info("run dir: %s", run_dir)
             results = run.train(cfg, run_dir)
             log.info("done; run dir: %s", run_dir)
             return results["best"]
-        if cfg.mode == "eval":
+        if cfg.mode in ("eval", "predict"):
             if not cfg.ckpt_path:
-                raise UserError("mode=eval needs a checkpoint: add ckpt_path=PATH (or ckpt_path=last).")
+                raise UserError(f"mode={cfg.mode} needs a checkpoint: add ckpt_path=PATH (or ckpt_path=last).")
             ckpt_path = run.resolve_ckpt_path(cfg, run_dir)
             state = run.checkpoint.load(ckpt_path)
             eval_cfg = run.config_for_eval(state["config"], cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
             eval_cfg.ckpt_path = str(ckpt_path)
+            if cfg.mode == "predict":
+                from dltrain.predict import predict
+
+                log.info("predictions in: %s", predict(eval_cfg, cfg.predict, run_dir, state))
+                return None
             metrics = run.evaluate(eval_cfg, run_dir, state)
             return metrics.get(eval_cfg.task.monitor.replace("val/", "test/"))
-        raise UserError(f"mode={cfg.mode} is not one of train, eval.")
+        raise UserError(f"mode={cfg.mode} is not one of train, eval, predict.")
+    except Preempted as preempted:  # SIGTERM / SIGUSR1: last.ckpt is written; exit "try again later"
+        print(f"dltrain: {preempted}; run again with ckpt_path=last to continue", file=sys.stderr)
+        sys.exit(PREEMPTED_EXIT_CODE)
     except Exception as error:
         user_error = _user_error_in(error)
         if user_error is None:
@@ -69,6 +80,7 @@ def main() -> None:
 
     try:
         check_command_line(sys.argv[1:], CONFIG_DIR)
+        sys.argv[1:] = shared_run_dir.follow_rank_zero(sys.argv[1:])  # torchrun: one run dir for all ranks
     except UserError as error:
         _fail(error)
     _run()

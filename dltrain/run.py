@@ -19,7 +19,7 @@ from dltrain.callbacks import Checkpoint
 from dltrain.environment import seed_everything
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
-from dltrain.trainer import Trainer, load_weights
+from dltrain.trainer import Trainer, load_inference_weights
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path) -> dict[str, Any]:
         saver = next((cb for cb in trainer.callbacks if isinstance(cb, Checkpoint)), None)
         best_path = run_dir / "checkpoints" / "best.ckpt"
         if best_path.exists():  # test the weights that were best on validation
-            load_weights(task, checkpoint.load(best_path))
+            load_inference_weights(task, checkpoint.load(best_path))
         test_metrics = trainer.test(task, data) if cfg.get("test", True) else {}
         best_known = saver is not None and saver.best_epoch is not None
         results = {
@@ -130,7 +130,8 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path) -> dict[str, Any]:
         trainer.loggers.log_hparams(hparams, {**final, **test_metrics})
     finally:
         trainer.loggers.close()
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+    if trainer.is_global_zero:  # under DDP every rank has the same (reduced) results; rank 0 writes them
+        (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     log.info("best %s = %s (epoch %s); test: %s", task.monitor, results["best"], results["best_epoch"],
              {k: round(v, 4) for k, v in test_metrics.items()})
     return results
@@ -147,12 +148,13 @@ def evaluate(cfg: DictConfig, run_dir: Path, state: dict[str, Any] | None = None
     check_model_fits_data(task, data, cfg)
     trainer = build_trainer(cfg, run_dir)
     trainer.loggers.setup(run_dir)
-    load_weights(task, state if state is not None else checkpoint.load(cfg.ckpt_path))
+    load_inference_weights(task, state if state is not None else checkpoint.load(cfg.ckpt_path))
     try:
         metrics = trainer.test(task, data)
     finally:
         trainer.loggers.close()
-    (run_dir / "results.json").write_text(json.dumps({"checkpoint": str(cfg.ckpt_path), "test": metrics}, indent=2))
+    if trainer.is_global_zero:
+        (run_dir / "results.json").write_text(json.dumps({"checkpoint": str(cfg.ckpt_path), "test": metrics}, indent=2))
     log.info("test metrics of %s: %s", cfg.ckpt_path, {k: round(v, 4) for k, v in metrics.items()})
     return metrics
 

@@ -95,6 +95,10 @@ def test_trainer_config_builds(name, tmp_path):
     cfg = api.compose([f"trainer={name}"])
     if name == "gpu" and not torch.cuda.is_available():
         pytest.skip("no CUDA device here")
+    if name == "ddp":  # one process per device, started by torchrun (built there in tests/test_ddp.py)
+        with pytest.raises(Exception, match="torchrun --nproc_per_node"):
+            run.build_trainer(cfg, tmp_path)
+        return
     trainer = run.build_trainer(cfg, tmp_path)
     assert trainer.max_epochs >= 1
 

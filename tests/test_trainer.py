@@ -97,6 +97,16 @@ def test_ema_weights_are_used_for_validation_and_differ_from_the_raw_weights(tmp
     assert any(not torch.equal(shadow[k], raw[k]) for k in raw)
 
 
+def test_the_test_split_and_eval_mode_score_the_ema_weights_validation_chose(tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        results = train(tmp_path, "callbacks=ema", "callbacks.ema.decay=0.9", "trainer.max_epochs=2")
+        best = tmp_path / "run" / "checkpoints" / "best.ckpt"
+        evaluated = api.evaluate(best, run_dir=tmp_path / "eval")
+    assert caplog.text.count("using the checkpoint's EMA weights") == 2  # after training, and in eval
+    assert evaluated["test/acc"] == results["test"]["test/acc"]
+    assert evaluated["test/loss"] == pytest.approx(results["test"]["test/loss"])
+
+
 def test_early_stopping_stops_when_the_metric_stalls(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         results = train(tmp_path, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",

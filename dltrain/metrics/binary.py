@@ -45,6 +45,9 @@ def _cumulative_counts(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torc
 
 
 class BinaryMetrics:
+    summed_state = ("loss_sum",)  # what DDP all-reduces; the scores are gathered
+    gathered_state = ("probabilities", "labels")
+
     def __init__(self, threshold: float = 0.5) -> None:
         self.threshold = threshold
         self.reset()

@@ -10,6 +10,8 @@ import torch
 
 
 class ClassificationMetrics:
+    summed_state = ("confusion", "top_k_correct", "loss_sum", "count")  # what DDP all-reduces
+
     def __init__(self, num_classes: int, top_k: int = 5) -> None:
         self.num_classes = num_classes
         self.top_k = min(top_k, num_classes)

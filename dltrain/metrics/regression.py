@@ -17,6 +17,8 @@ import torch
 
 
 class RegressionMetrics:
+    summed_state = ("sums",)  # what DDP all-reduces
+
     def __init__(self) -> None:
         self.reset()
 

@@ -20,6 +20,8 @@ import torch
 
 
 class SegmentationMetrics:
+    summed_state = ("confusion", "loss_sum", "count")  # what DDP all-reduces
+
     def __init__(self, num_classes: int, ignore_index: int = 255, class_names: Sequence[str] | None = None) -> None:
         self.num_classes = num_classes
         self.ignore_index = ignore_index

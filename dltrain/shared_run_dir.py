@@ -1,0 +1,65 @@
+"""One run directory for all torchrun processes of a run.
+
+Hydra names the run directory in every process by itself (``${now:...}`` and
+a random id), so two ranks started a second apart would write to two folders.
+Instead rank 0 composes the config as usual and publishes its run directory
+in torchrun's key-value store (the rendezvous store every rank can already
+reach); the other ranks wait for it before Hydra starts and run with
+``hydra.run.dir=<rank 0's directory>``, without writing ``.hydra/`` or
+``train.log`` there (rank 0 writes those; other ranks log warnings to the
+console only).
+
+Outside torchrun (``WORLD_SIZE`` unset or 1) nothing here does anything.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from dltrain.errors import UserError
+
+_KEY = "dltrain/run_dir"
+_stores: list = []  # keep the store (and, without torchrun's agent, rank 0's server) alive for the process
+
+
+def _world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _store():
+    """torchrun's store (``env://`` rendezvous: the agent's server, or rank 0's when there is no agent)."""
+    import torch.distributed as dist
+
+    if not _stores:
+        store, _, _ = next(dist.rendezvous("env://", timeout=timedelta(minutes=30)))
+        _stores.append(store)
+    return _stores[0]
+
+
+def _key() -> str:
+    # torchrun may restart the workers (--max-restarts): each attempt is a run of its own
+    return f"{_KEY}/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
+
+
+def follow_rank_zero(argv: list[str]) -> list[str]:
+    """On ranks > 0: the command-line overrides that put this process into rank 0's run directory."""
+    rank, world = _world()
+    if world <= 1:
+        return argv
+    if any(arg in ("-m", "--multirun") for arg in argv):
+        raise UserError("Sweeps (-m) cannot run under torchrun; start one torchrun per configuration, or sweep "
+                        "single-process runs (docs/performance.md, 'Many devices').")
+    if rank == 0:
+        return argv
+    run_dir = _store().get(_key()).decode()
+    quoted = run_dir.replace("\\", "\\\\").replace("'", "\\'")
+    return [*argv, f"hydra.run.dir='{quoted}'", "hydra.output_subdir=null",
+            "hydra.job_logging.root.handlers=[console]", "hydra.job_logging.root.level=WARNING"]
+
+
+def publish(run_dir: Path) -> None:
+    """On rank 0: tell the other ranks where this run writes."""
+    rank, world = _world()
+    if world > 1 and rank == 0:
+        _store().set(_key(), str(Path(run_dir).resolve()))
