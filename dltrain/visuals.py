@@ -47,3 +47,8 @@ def labelled_grid(images: torch.Tensor, captions: Sequence[str], correct: Sequen
         draw.text((4, size - 13), caption, fill="white")
         tiles.append(torchvision.transforms.functional.pil_to_tensor(tile))
     return torchvision.utils.make_grid(torch.stack(tiles), nrow=8, padding=2)
+
+
+def to_uint8(pixels: torch.Tensor) -> torch.Tensor:
+    """Float pixels in [0, 1] (clamped) as uint8 0..255 on the CPU, the format PNG writers take."""
+    return (pixels.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()

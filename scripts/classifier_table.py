@@ -32,9 +32,10 @@ def classifier_names() -> list[str]:
                   if "_target_: dltrain.models.classification." in p.read_text())
 
 
-def train_one(name: str, epochs: int, image_size: int, run_dir: Path) -> dict:
+def train_one(name: str, epochs: int, image_size: int, run_dir: Path, overrides: list[str] = ()) -> dict:
+    """``overrides`` come last, so a model's own recipe (tests/models/test_classifiers_learn.py) wins."""
     results = api.train([f"model={name}", f"trainer.max_epochs={epochs}", f"data.image_size={image_size}",
-                         *RECIPE], run_dir=run_dir)
+                         *RECIPE, *overrides], run_dir=run_dir)
     return {
         "model": name,
         "params": results["params"],

@@ -3,6 +3,9 @@
 Uses torchvision.transforms.v2, which applies the same call to PIL images and
 tensors. The notes' augmentations: random crop with padding, horizontal flip,
 colour jitter and CutOut (a square of the normalised image set to zero).
+MixUp and CutMix share the ``augment`` block but mix whole batches and their
+labels, so the classification task applies them (dltrain/data/mixing.py);
+the per-image transform accepts their keys and leaves them alone.
 """
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ def build_image_transform(
     horizontal_flip: bool = False,
     color_jitter: float = 0.0,
     cutout: int = 0,
+    mixup_alpha: float = 0.0,  # batch-level: read by the task (configs/task/classification.yaml)
+    cutmix_alpha: float = 0.0,
+    mix_prob: float = 1.0,
+    mix_switch_prob: float = 0.5,
 ) -> v2.Compose:
     """Transform from a PIL image or uint8/float tensor to a normalised float tensor."""
     steps: list[v2.Transform] = [v2.ToImage()]

@@ -14,6 +14,10 @@ Validation: val/reconstruction_error (mean squared error per pixel in [0, 1],
 the monitor, comparable between AE and VAE and between losses), val/loss and
 val/kl, exact over the pass. Visuals: inputs next to their reconstructions,
 and for a VAE images decoded from a fixed batch of prior samples.
+
+``mode=predict``: with input files, each file's reconstruction (at the
+model's resolution); without, a VAE writes ``predict.num_samples`` images
+decoded from prior samples (a plain autoencoder has no prior to sample).
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dltrain.errors import UserError
-from dltrain.tasks.base import Task
-from dltrain.tasks.gan import PixelScale, bind_pixel_scale, image_grid
+from dltrain.tasks.base import ImageBatch, Prediction, Task
+from dltrain.tasks.gan import PixelScale, bind_pixel_scale, image_grid, sample_predictions
+from dltrain.visuals import to_uint8
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 
@@ -36,6 +41,8 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
 
 
 class AutoencoderTask(Task):
+    predict_inputs = "optional"  # files: reconstructions; none: samples from the prior (VAE)
+
     def __init__(
         self,
         model: nn.Module,
@@ -108,6 +115,19 @@ class AutoencoderTask(Task):
             logger.log_image(f"{prefix}/reconstructions", image_grid(pairs, nrow=4, min_tile=64), step)
         if hasattr(self.model, "sample"):
             logger.log_image(f"{prefix}/samples", image_grid(self.model.sample(self.fixed_noise)), step)
+
+    def predict_step(self, batch: ImageBatch | None, options: Any) -> list[Prediction]:
+        if batch is not None:
+            reconstructions = torch.sigmoid(self.model(batch.pixels)["logits"].float())
+            return [Prediction(name, batch.describe(index), {"reconstruction": to_uint8(reconstructions[index])})
+                    for index, name in enumerate(batch.names)]
+        if not hasattr(self.model, "sample"):
+            raise UserError("A plain autoencoder has no prior to sample images from; give predict.inputs=PATH "
+                            "to reconstruct image files, or train a VAE (model=vae) to sample.")
+        device = self.fixed_noise.device
+        z = torch.randn(options.num_samples, self.model.latent_dim, device=device,
+                        generator=torch.Generator(device).manual_seed(options.seed))
+        return sample_predictions(self.model.sample(z))
 
     def example_forward(self, batch: Any) -> Any:
         return self.model(self.pixels.to_unit(batch[0][:1]))

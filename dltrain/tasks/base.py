@@ -15,6 +15,20 @@ image being optimised in style transfer). It says:
 * ``compute_metrics(prefix)`` — the metrics of the whole pass, then reset.
 * ``log_visuals(logger, step, prefix)`` — images / figures at validation end.
 
+``dltrain mode=predict`` (``dltrain/predict.py``) asks one more thing, the
+one way a family takes part in prediction:
+
+* ``predict_inputs`` — ``None`` (no predict support, the default),
+  ``"required"`` (predicts from image files: classifiers, segmentation,
+  detection, Pix2Pix, CycleGAN), ``"optional"`` (without files it samples:
+  autoencoders / VAEs) or ``"unused"`` (it only generates: GANs, and style
+  transfer, whose checkpoint holds the one image it optimised).
+* ``predict_step(batch, options)`` — an ``ImageBatch`` of loaded files (or
+  ``None`` when there are none) and the ``predict.*`` options in, a list of
+  ``Prediction`` out: per entry a JSON record for predictions.json and the
+  pictures to write beside it. Tasks compute; ``predict.py`` reads the files
+  and writes every output, so all families name and store them the same way.
+
 Batches can be anything the data module's collate function makes: tuples of
 tensors, dicts, lists of per-image target dicts; the trainer moves every
 tensor inside them to the device.
@@ -22,6 +36,7 @@ tensor inside them to the device.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -32,8 +47,39 @@ from dltrain.models.transfer import frozen_norm_layers
 StepOutput = torch.Tensor | dict[str, Any]
 
 
+@dataclass
+class ImageBatch:
+    """Image files as ``mode=predict`` hands them to ``Task.predict_step`` (on the model's device)."""
+
+    files: list[str]               # the paths, as found from predict.inputs
+    names: list[str]               # unique stems for the output files
+    originals: list[torch.Tensor]  # uint8 RGB (3, H, W) at the file's own size (CPU): overlays are drawn on these
+    pixels: torch.Tensor           # (N, C, S, S) in [0, 1]: resized to data.image_size, data.in_channels channels
+    normalised: torch.Tensor       # ``pixels`` with the data's (x - mean) / std: what the model saw in training
+
+    def describe(self, index: int) -> dict[str, Any]:
+        """The fields every per-file record starts with: file name and original size."""
+        height, width = self.originals[index].shape[-2:]
+        return {"file": self.files[index], "width": int(width), "height": int(height)}
+
+
+@dataclass
+class Prediction:
+    """One entry of predictions.json and the PNGs written beside it.
+
+    ``images`` maps a kind ("overlay", "mask", ...; "" for a lone picture) to a
+    uint8 (1 or 3, H, W) tensor, written as ``<name>_<kind>.png`` (``<name>.png``
+    for ""); the writer adds the file names to ``record`` under "outputs".
+    A ``None`` record writes pictures only (a sample grid)."""
+
+    name: str
+    record: dict[str, Any] | None
+    images: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
 class Task(nn.Module):
     automatic_optimization = True
+    predict_inputs: str | None = None  # "required" | "optional" | "unused"; None: no mode=predict
 
     def __init__(self, model: nn.Module, name: str, monitor: str, monitor_mode: str = "max") -> None:
         super().__init__()
@@ -66,6 +112,11 @@ class Task(nn.Module):
 
     def check_data(self, data: Any) -> None:
         """Raise ``UserError`` if this task cannot use the data module (before any training)."""
+
+    def predict_step(self, batch: ImageBatch | None, options: Any) -> list[Prediction]:
+        """Predictions for loaded image files (``None``: no files, generate); runs under ``torch.no_grad``
+        in eval mode. ``options`` is the ``predict`` config (score_threshold, top_k, num_samples, seed...)."""
+        raise NotImplementedError
 
     def extra_state(self) -> dict[str, Any]:
         """Task state beyond the model's weights that a checkpoint must keep (teachers, buffers)."""

@@ -30,6 +30,8 @@ def positive_logit(output: torch.Tensor) -> torch.Tensor:
 
 
 class BinaryClassificationTask(Task):
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+
     def __init__(
         self,
         model: nn.Module,

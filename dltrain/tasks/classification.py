@@ -10,6 +10,10 @@ logits and one-hot targets; the regression losses (MSE, L1, Huber, smooth L1)
 compare softmax probabilities with one-hot targets. Models with auxiliary
 classifiers (GoogLeNet, Inception-v3) return ``{"logits", "aux", "aux_weight"}``
 in training; their auxiliary losses are added with that weight.
+
+MixUp / CutMix (``data.augment.mixup_alpha``, ``cutmix_alpha``; dltrain/data/mixing.py) mix each training
+batch and turn its targets into class probabilities (N, C); every loss above accepts those soft targets
+(cross-entropy keeps its label smoothing). Validation and test batches are never mixed.
 """
 from __future__ import annotations
 
@@ -19,13 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dltrain.data.mixing import BatchMixer
 from dltrain.errors import UserError
 from dltrain.metrics.classification import ClassificationMetrics
-from dltrain.tasks.base import Task
+from dltrain.tasks.base import ImageBatch, Prediction, Task
 from dltrain.visuals import heatmap, labelled_grid
 
 
 class ClassificationTask(Task):
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+
+    predict_inputs = "required"  # mode=predict: the top-k classes of each image file
     def __init__(
         self,
         model: nn.Module,
@@ -36,26 +44,37 @@ class ClassificationTask(Task):
         monitor_mode: str = "max",
         top_k: int = 5,
         num_sample_images: int = 16,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        mix_prob: float = 1.0,
+        mix_switch_prob: float = 0.5,
     ) -> None:
         super().__init__(model, name, monitor, monitor_mode)
         self.loss_fn = loss
         self.num_classes = num_classes
+        self.mixer = BatchMixer(num_classes, mixup_alpha, cutmix_alpha, mix_prob, mix_switch_prob)
         self.metrics = ClassificationMetrics(num_classes, top_k)
         self.num_sample_images = num_sample_images
         self._samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.loss_fn, nn.CrossEntropyLoss):
-            return self.loss_fn(logits, target)
+        """``target``: class indices (N,), or class probabilities (N, C) from MixUp / CutMix."""
+        soft = target.is_floating_point()
+        if isinstance(self.loss_fn, nn.CrossEntropyLoss):  # takes probabilities too, smoothing included
+            return self.loss_fn(logits, target.to(logits.dtype) if soft else target)
         if isinstance(self.loss_fn, nn.NLLLoss):
-            return self.loss_fn(F.log_softmax(logits, dim=1), target)
-        one_hot = F.one_hot(target, self.num_classes).to(logits.dtype)
+            log_probs = F.log_softmax(logits, dim=1)
+            # NLLLoss takes indices only; with probabilities it is the same sum over classes, written out
+            return -(target * log_probs).sum(1).mean() if soft else self.loss_fn(log_probs, target)
+        one_hot = target.to(logits.dtype) if soft else F.one_hot(target, self.num_classes).to(logits.dtype)
         if isinstance(self.loss_fn, nn.BCEWithLogitsLoss):
             return self.loss_fn(logits, one_hot)
         return self.loss_fn(logits.softmax(dim=1), one_hot)
 
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
         images, target = batch
+        if self.mixer.enabled:
+            images, target = self.mixer(images, target)
         output = self.model(images)
         if isinstance(output, dict):  # auxiliary classifiers, weighted into the loss in training only
             loss = self.loss(output["logits"], target)
@@ -90,3 +109,16 @@ class ClassificationTask(Task):
                 f"The classification task needs a data config with num_classes, and {type(data).__name__} "
                 "has none; pick a classification dataset (data=digits, mnist, cifar10, ...)."
             )
+        if self.mixer.enabled and getattr(data, "image_size", None) is None:
+            raise UserError(
+                f"MixUp / CutMix mix images, and {type(data).__name__} is not an image dataset; set "
+                "data.augment.mixup_alpha=0 and data.augment.cutmix_alpha=0."
+            )
+
+    def predict_step(self, batch: ImageBatch, options: Any) -> list[Prediction]:
+        probabilities = self.model(batch.normalised).float().softmax(dim=1)
+        top = probabilities.topk(min(options.top_k, self.num_classes), dim=1)
+        return [Prediction(name, {**batch.describe(index),
+                                  "top_k": [{"class": int(c), "probability": round(float(p), 6)}
+                                            for p, c in zip(top.values[index], top.indices[index])]})
+                for index, name in enumerate(batch.names)]

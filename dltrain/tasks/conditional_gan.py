@@ -15,6 +15,9 @@ null for none): ``val/sample_accuracy`` is the share of fakes the
 sample-quality classifier assigns to the class they were drawn for (chance:
 1 / num_classes), ``val/frechet_distance`` the FID-style distance. The sample
 grid has one column per class.
+
+``mode=predict`` writes ``predict.num_samples`` samples rounded up to a whole
+number per class, from truncated noise; its grid has one row per class.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from torch import nn
 
 from dltrain.errors import UserError
 from dltrain.optimization import Optimization
-from dltrain.tasks.gan import GANTask, frozen, image_grid
+from dltrain.tasks.base import Prediction
+from dltrain.tasks.gan import GANTask, frozen, image_grid, sample_predictions
 
 
 class ConditionalGANTask(GANTask):
@@ -83,6 +87,14 @@ class ConditionalGANTask(GANTask):
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         samples = self.model.generator(self.fixed_noise, self.fixed_labels)
         logger.log_image(f"{prefix}/samples", image_grid((samples + 1) / 2, nrow=self.model.num_classes), step)
+
+    def predict_step(self, batch: None, options: Any) -> list[Prediction]:
+        per_class = -(-options.num_samples // self.model.num_classes)
+        device = self.fixed_labels.device
+        labels = torch.arange(self.model.num_classes, device=device).repeat_interleave(per_class)
+        seeded = torch.Generator(device).manual_seed(options.seed)
+        z = self.model.noise(len(labels), device, seeded, truncation=self.truncation)
+        return sample_predictions((self.model.generator(z, labels) + 1) / 2, nrow=per_class, labels=labels)
 
     def example_forward(self, batch: Any) -> torch.Tensor:
         image, label = batch[0][:1], batch[1][:1]

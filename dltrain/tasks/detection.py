@@ -20,6 +20,9 @@ backend): ``map`` (AP averaged over IoU thresholds .5:.05:.95 — the monitor),
 also gets mask AP (``mask_map``...: the same numbers with mask IoU). At
 validation end TensorBoard shows the first images with their predicted boxes
 (and masks), labels and scores.
+
+``mode=predict`` draws the same on each input file at its own size, and
+lists the boxes in the file's pixel coordinates.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from torchmetrics.detection import MeanAveragePrecision
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from dltrain.errors import UserError
-from dltrain.tasks.base import Task
+from dltrain.tasks.base import ImageBatch, Prediction, Task
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 REPORTED = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100")
@@ -46,6 +49,8 @@ def predicts_masks(model: nn.Module) -> bool:
 
 
 class DetectionTask(Task):
+    predict_inputs = "required"
+
     def __init__(
         self,
         model: nn.Module,
@@ -109,16 +114,47 @@ class DetectionTask(Task):
         picture = (F.interpolate(image[None].float(), scale_factor=scale, mode="nearest")[0].clamp(0, 1) * 255)
         picture = picture.to(torch.uint8)
         confident = prediction["scores"] >= self.visual_score_thresh
-        labels = prediction["labels"][confident]
-        colours = [_colour(int(label)) for label in labels]
-        if "masks" in prediction and confident.any():
+        masks = None
+        if "masks" in prediction:
             masks = F.interpolate(prediction["masks"][confident][:, None].float(), scale_factor=scale)[:, 0] > 0.5
-            picture = draw_segmentation_masks(picture, masks, alpha=0.4, colors=colours)
-        if not confident.any():
+        return self.annotate(picture, prediction["boxes"][confident] * scale, prediction["labels"][confident],
+                             prediction["scores"][confident], masks)
+
+    def annotate(self, picture: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor,
+                 masks: torch.Tensor | None = None) -> torch.Tensor:
+        """A uint8 RGB picture with these detections drawn: masks tinted, boxes framed, "class score" written."""
+        if len(labels) == 0:
             return picture
-        captions = [f"{self._name(int(label))} {float(score):.2f}"
-                    for label, score in zip(labels, prediction["scores"][confident])]
-        return draw_bounding_boxes(picture, prediction["boxes"][confident] * scale, captions, colours, width=2)
+        colours = [_colour(int(label)) for label in labels]
+        if masks is not None:
+            picture = draw_segmentation_masks(picture, masks, alpha=0.4, colors=colours)
+        captions = [f"{self._name(int(label))} {float(score):.2f}" for label, score in zip(labels, scores)]
+        return draw_bounding_boxes(picture, boxes, captions, colours, width=2)
+
+    def predict_step(self, batch: ImageBatch, options: Any) -> list[Prediction]:
+        """Boxes of the resized image scaled back to the file's pixels; detections below
+        ``predict.score_threshold`` are left out of both the JSON and the picture."""
+        size = batch.pixels.shape[-2:]
+        predictions = []
+        for index, (original, output) in enumerate(zip(batch.originals, self.model(list(batch.pixels)))):
+            height, width = original.shape[-2:]
+            keep = output["scores"] >= options.score_threshold
+            scale = torch.tensor([width / size[1], height / size[0]] * 2)
+            boxes = output["boxes"][keep].float().cpu() * scale
+            boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
+            boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+            labels, scores = output["labels"][keep].cpu(), output["scores"][keep].float().cpu()
+            masks = None
+            if "masks" in output:  # (N, 1, S, S) probabilities -> boolean masks at the file's size
+                masks = F.interpolate(output["masks"][keep].float().cpu(), size=(height, width), mode="bilinear",
+                                      align_corners=False)[:, 0] > 0.5
+            detections = [{"box": [round(float(v), 2) for v in box], "label": int(label),
+                           "name": self._name(int(label)), "score": round(float(score), 4)}
+                          for box, label, score in zip(boxes, labels, scores)]
+            record = {**batch.describe(index), "detections": detections}
+            picture = self.annotate(original, boxes, labels, scores, masks)
+            predictions.append(Prediction(batch.names[index], record, {"boxes": picture}))
+        return predictions
 
     def _name(self, label: int) -> str:
         return self.class_names[label - 1] if 0 < label <= len(self.class_names) else str(label)

@@ -27,6 +27,9 @@ D(G(z)); critic scores for WGAN-GP, plus train/gradient_penalty); at
 validation the FID-style Fréchet distance (``dltrain.metrics.sample_quality``)
 between the validation images and as many generated ones, and a grid of
 samples from a fixed noise batch, so epochs can be compared.
+
+``mode=predict`` (no input files) writes ``predict.num_samples`` samples, one
+PNG each, and their grid, from noise seeded by ``seed``.
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ from torch import nn
 from dltrain.errors import UserError
 from dltrain.metrics.sample_quality import SampleQuality
 from dltrain.optimization import Optimization
-from dltrain.tasks.base import Task
+from dltrain.tasks.base import Prediction, Task
+from dltrain.visuals import to_uint8
 
 
 class PixelScale(nn.Module):
@@ -74,6 +78,19 @@ def image_grid(pixels: torch.Tensor, nrow: int = 8, min_tile: int = 32) -> torch
     return (grid * 255).round().to(torch.uint8)
 
 
+def sample_predictions(pixels: torch.Tensor, nrow: int = 8, labels: torch.Tensor | None = None) -> list[Prediction]:
+    """Generated images in [0, 1] as ``mode=predict`` output: sample_0000.png... at the model's resolution
+    (with its class in the record when conditional), and samples_grid.png (enlarged, ``nrow`` per row)."""
+    predictions = []
+    for index, image in enumerate(pixels):
+        record: dict[str, Any] = {"index": index}
+        if labels is not None:
+            record["class"] = int(labels[index])
+        predictions.append(Prediction(f"sample_{index:04d}", record, {"": to_uint8(image)}))
+    predictions.append(Prediction("samples_grid", None, {"": image_grid(pixels, nrow=nrow)}))
+    return predictions
+
+
 def bind_pixel_scale(task_name: str, scale: PixelScale, data: Any) -> None:
     """Read the data's normalisation into ``scale``; one sentence when the data has none."""
     mean, std = getattr(data, "mean", None), getattr(data, "std", None)
@@ -98,6 +115,7 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 class GANTask(Task):
     automatic_optimization = False
+    predict_inputs = "unused"  # mode=predict samples from noise
 
     def __init__(
         self,
@@ -173,6 +191,11 @@ class GANTask(Task):
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         samples = self.model.generator(self.fixed_noise)
         logger.log_image(f"{prefix}/samples", image_grid((samples + 1) / 2), step)
+
+    def predict_step(self, batch: None, options: Any) -> list[Prediction]:
+        device = self.fixed_noise.device
+        noise = self.model.noise(options.num_samples, device, torch.Generator(device).manual_seed(options.seed))
+        return sample_predictions((self.model.generator(noise) + 1) / 2)
 
     # --- before training ----------------------------------------------------------
     def example_forward(self, batch: Any) -> torch.Tensor:

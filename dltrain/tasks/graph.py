@@ -56,6 +56,8 @@ def check_level(task: str, level: str, data: Any, instead: str) -> None:
 
 
 class NodeClassificationTask(ClassificationTask):
+    predict_inputs = None  # mode=predict reads image files; these inputs are not images
+
     def __init__(self, model: nn.Module, loss: nn.Module, num_classes: int, name: str = "node_classification",
                  monitor: str = "val/acc", monitor_mode: str = "max", top_k: int = 1) -> None:
         super().__init__(model, loss, num_classes, name, monitor, monitor_mode, top_k, num_sample_images=0)
@@ -81,6 +83,8 @@ class NodeClassificationTask(ClassificationTask):
 
 
 class GraphClassificationTask(ClassificationTask):
+    predict_inputs = None  # mode=predict reads image files; these inputs are not images
+
     def __init__(self, model: nn.Module, loss: nn.Module, num_classes: int, name: str = "graph_classification",
                  monitor: str = "val/acc", monitor_mode: str = "max", top_k: int = 1) -> None:
         super().__init__(model, loss, num_classes, name, monitor, monitor_mode, top_k, num_sample_images=0)

@@ -32,6 +32,10 @@ in [0, 1] pixels; when the data's validation pairs are aligned
 (``aligned_validation``, the offline digit strokes), also
 ``val/translation_l1`` = |G(a) - b| and |F(b) - a|. The image shows
 a | G(a) | F(G(a)) | b | F(b) | G(F(b)).
+
+``mode=predict`` translates image files (resized to data.image_size, written
+at that size as ``<name>_translated.png``): Pix2Pix with G, CycleGAN with G
+(A -> B) or, with ``predict.direction=b2a``, with F.
 """
 from __future__ import annotations
 
@@ -44,14 +48,16 @@ from torch import nn
 
 from dltrain.errors import UserError
 from dltrain.optimization import Optimization
-from dltrain.tasks.base import Task
+from dltrain.tasks.base import ImageBatch, Prediction, Task
 from dltrain.tasks.gan import PixelScale, bind_pixel_scale, frozen, image_grid
+from dltrain.visuals import to_uint8
 
 
 class TranslationTask(Task):
     """What both translation tasks share: the pixel mapping, the visual grid, exact error sums."""
 
     automatic_optimization = False
+    predict_inputs = "required"  # mode=predict translates image files
 
     def __init__(self, model: nn.Module, name: str, monitor: str, monitor_mode: str, num_images_shown: int) -> None:
         super().__init__(model, name, monitor, monitor_mode)
@@ -87,6 +93,15 @@ class TranslationTask(Task):
 
     def check_data(self, data: Any) -> None:
         bind_pixel_scale(self.name, self.pixels, data)
+
+    def translator(self, options: Any) -> nn.Module:
+        """The generator ``mode=predict`` runs on input files."""
+        return self.model.generator
+
+    def predict_step(self, batch: ImageBatch, options: Any) -> list[Prediction]:
+        translated = (self.translator(options)(batch.pixels * 2 - 1) + 1) / 2  # tanh's [-1, 1] both ways
+        return [Prediction(name, batch.describe(index), {"translated": to_uint8(translated[index])})
+                for index, name in enumerate(batch.names)]
 
 
 class Pix2PixTask(TranslationTask):
@@ -239,6 +254,12 @@ class CycleGANTask(TranslationTask):
             raise ValueError(f"the generator makes images of shape {tuple(fake_b.shape[1:])}, "
                              f"domain B has {tuple(b.shape[1:])}")
         return self.model.discriminator_b(fake_b)
+
+    def translator(self, options: Any) -> nn.Module:
+        if options.direction not in ("a2b", "b2a"):
+            raise UserError(f"predict.direction={options.direction} is not one of a2b (generator_ab, the default) "
+                            "or b2a (generator_ba).")
+        return self.model.generator_ab if options.direction == "a2b" else self.model.generator_ba
 
     def check_data(self, data: Any) -> None:
         if not hasattr(data, "aligned_validation"):  # what the unpaired data modules state

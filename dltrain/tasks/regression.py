@@ -27,6 +27,8 @@ REGRESSION_LOSSES = (nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss)
 
 
 class RegressionTask(Task):
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+
     def __init__(
         self,
         model: nn.Module,

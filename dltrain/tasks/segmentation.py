@@ -7,6 +7,10 @@ from one confusion matrix over the whole validation pass: pixel accuracy,
 mean accuracy, mean IoU (the monitor), frequency-weighted IoU and per-class
 IoU. At validation end TensorBoard gets rows of image | ground truth |
 prediction, the masks drawn as colour overlays.
+
+``mode=predict``: the logits of the resized image are resized back to the
+file's size (bilinear) before the argmax, so the mask and its overlay have
+the input's size; predictions.json lists each class's share of the pixels.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from torch import nn
 from dltrain.errors import UserError
 from dltrain.losses.segmentation import CrossEntropyDiceLoss, DiceLoss
 from dltrain.metrics.segmentation import SegmentationMetrics
-from dltrain.tasks.base import Task
+from dltrain.tasks.base import ImageBatch, Prediction, Task
 
 SUPPORTED_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, DiceLoss, CrossEntropyDiceLoss)
 
@@ -63,7 +67,18 @@ def overlay_grid(images: torch.Tensor, target: torch.Tensor, predicted: torch.Te
     return (grid * 255).round().clamp(0, 255).to(torch.uint8)
 
 
+def colour_overlay(image: torch.Tensor, mask: torch.Tensor, num_classes: int, alpha: float = 0.6) -> torch.Tensor:
+    """A uint8 RGB image (3, H, W) with its class mask (H, W) blended in palette colours; background left clear."""
+    colour = palette(num_classes)[mask.clamp(0, num_classes - 1)].permute(2, 0, 1).float()
+    weight = alpha * (mask != 0).float()
+    return (image.float() * (1 - weight) + colour * weight).round().to(torch.uint8)
+
+
 class SegmentationTask(Task):
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+
+    predict_inputs = "required"
+
     def __init__(
         self,
         model: nn.Module,
@@ -117,6 +132,21 @@ class SegmentationTask(Task):
         if self._samples is not None and self.num_sample_images:
             grid = overlay_grid(*self._samples, ignore_index=self.ignore_index, num_classes=self.num_classes)
             logger.log_image(f"{prefix}/segmentation", grid, step)
+
+    def predict_step(self, batch: ImageBatch, options: Any) -> list[Prediction]:
+        logits = self.model(batch.normalised).float()
+        predictions = []
+        for index, original in enumerate(batch.originals):
+            size = tuple(original.shape[-2:])
+            mask = F.interpolate(logits[index: index + 1], size=size, mode="bilinear", align_corners=False)
+            mask = mask.argmax(dim=1)[0].cpu()
+            counts = torch.bincount(mask.flatten(), minlength=self.num_classes).double() / mask.numel()
+            fractions = {name: round(float(c), 6) for name, c in zip(self.metrics.class_names, counts)}
+            record = {**batch.describe(index), "class_fractions": fractions}
+            # the raw mask: one channel, each pixel's class index (0 = background)
+            pictures = {"overlay": colour_overlay(original, mask, self.num_classes), "mask": mask.to(torch.uint8)[None]}
+            predictions.append(Prediction(batch.names[index], record, pictures))
+        return predictions
 
     def check_data(self, data: Any) -> None:
         if getattr(data, "ignore_index", None) is None or getattr(data, "num_classes", None) is None:

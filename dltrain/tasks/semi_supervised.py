@@ -24,18 +24,31 @@ papers, w(e) = w_max * exp(-5 (1 - min(e / rampup_epochs, 1))^2): early
 predictions are noise, and forcing them to agree would only slow learning.
 The epoch counter is a buffer, so a resumed run continues the ramp.
 
-Validation is the classification task's, on the student; Mean Teacher also
-reports the teacher's accuracy (``val/teacher_acc``), often the better one.
+The views must differ for the consistency to teach anything: in training
+every input (labelled images and each unlabelled view, separately) is
+randomly translated by up to ``translate`` pixels and gets Gaussian noise of
+std ``input_noise`` (dltrain/data/perturbation.py), on top of the model's
+dropout. ``consistency_weight=0`` leaves exactly the supervised part: the
+same model, perturbations, labelled batches and steps, i.e. the fair
+"labels only" baseline of Oliver et al. (2018).
+
+Validation: the Pi-model reports the student (the only network). Mean
+Teacher reports the teacher as ``val/acc`` (so ``best.ckpt``, ``test/acc``
+and ``mode=predict`` use it, as the paper evaluates the EMA model) and the
+student as ``val/student_acc``.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
+from dltrain.data.perturbation import perturb
 from dltrain.errors import UserError
 from dltrain.metrics.classification import ClassificationMetrics
 from dltrain.optimization import Optimization
@@ -75,10 +88,16 @@ class SemiSupervisedTask(ClassificationTask):
         num_classes: int,
         consistency_weight: float = 1.0,
         rampup_epochs: int = 5,
+        translate: int = 0,
+        input_noise: float = 0.0,
         **options: Any,
     ) -> None:
         super().__init__(model, loss, num_classes, **options)
+        if translate < 0 or input_noise < 0:
+            raise UserError(f"task.translate={translate} and task.input_noise={input_noise} must be >= 0 "
+                            "(0 turns them off; 2 pixels and 0.15 suit small images).")
         self.consistency_weight, self.rampup_epochs = consistency_weight, rampup_epochs
+        self.translate, self.input_noise = translate, input_noise
         self.register_buffer("epochs_started", torch.zeros((), dtype=torch.long))
 
     def current_consistency_weight(self, batch_idx: int) -> float:
@@ -86,6 +105,10 @@ class SemiSupervisedTask(ClassificationTask):
         if batch_idx == 0:
             self.epochs_started += 1
         return self.consistency_weight * sigmoid_rampup(float(self.epochs_started) - 1, self.rampup_epochs)
+
+    def view(self, images: torch.Tensor) -> torch.Tensor:
+        """One stochastic view of each image: a random shift and Gaussian noise (identity in eval mode)."""
+        return perturb(images, self.translate, self.input_noise) if self.training else images
 
     def supervised_loss(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         return self.loss(logits, batch["label"])
@@ -101,9 +124,10 @@ class SemiSupervisedTask(ClassificationTask):
 class PiModelTask(SemiSupervisedTask):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, Any]:
         weight = self.current_consistency_weight(batch_idx)
-        labeled, first, second = batch["labeled"], batch["unlabeled"], batch["unlabeled_2"]
-        # one forward pass over all three parts; dropout draws independent masks per sample,
-        # so the two views get two different stochastic passes
+        labeled, first, second = (self.view(batch[k]) for k in ("labeled", "unlabeled", "unlabeled_2"))
+        # one forward pass over all three parts; dropout draws independent masks per sample, so the two
+        # (differently perturbed) views get two different stochastic passes. Gradients flow through both
+        # passes, as in Laine & Aila's Pi-model (the target is not detached).
         logits = self.model(torch.cat([labeled, first, second]))
         logits_labeled, logits_first, logits_second = logits.split([len(labeled), len(first), len(second)])
         supervised = self.supervised_loss(batch, logits_labeled)
@@ -115,6 +139,7 @@ class PiModelTask(SemiSupervisedTask):
 
 class MeanTeacherTask(SemiSupervisedTask):
     automatic_optimization = False
+    distributed_metrics = ("metrics", "student_metrics")  # DDP shards evaluation and reduces these
 
     def __init__(self, model: nn.Module, loss: nn.Module, num_classes: int, ema_decay: float = 0.99,
                  **options: Any) -> None:
@@ -122,15 +147,15 @@ class MeanTeacherTask(SemiSupervisedTask):
         self.ema_decay = ema_decay
         self.teacher = copy.deepcopy(model).requires_grad_(False)
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
-        self.teacher_metrics = ClassificationMetrics(num_classes, top_k=1)
+        self.student_metrics = ClassificationMetrics(num_classes, top_k=1)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int, optim: Optimization) -> dict[str, Any]:
         weight = self.current_consistency_weight(batch_idx)
-        labeled, unlabeled = batch["labeled"], batch["unlabeled"]
+        labeled, unlabeled = self.view(batch["labeled"]), self.view(batch["unlabeled"])
         logits_labeled, logits_student = self.model(torch.cat([labeled, unlabeled])).split(
             [len(labeled), len(unlabeled)])
-        with torch.no_grad():  # the teacher is a target, not trained by gradients
-            logits_teacher = self.teacher(batch["unlabeled_2"])
+        with torch.no_grad():  # the teacher is a target, not trained by gradients; it sees its own view
+            logits_teacher = self.teacher(self.view(batch["unlabeled_2"]))
         supervised = self.supervised_loss(batch, logits_labeled)
         consistency = softmax_consistency(logits_student, logits_teacher)
         loss = supervised + weight * consistency
@@ -142,13 +167,28 @@ class MeanTeacherTask(SemiSupervisedTask):
                 "log": {"train/ce": supervised.detach(), "train/consistency": consistency.detach(),
                         "train/consistency_weight": weight}}
 
+    @contextlib.contextmanager
+    def teacher_as_model(self) -> Iterator[None]:
+        """Run the classification task's evaluation code with the teacher in the student's place."""
+        student = self.model
+        self.model = self.teacher
+        try:
+            yield
+        finally:
+            self.model = student
+
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        super().validation_step(batch, batch_idx)
+        with self.teacher_as_model():  # the teacher is the model Mean Teacher reports
+            super().validation_step(batch, batch_idx)
         images, target = batch
-        logits = self.teacher(images).float()
-        self.teacher_metrics.update(logits, target, self.loss(logits, target))
+        logits = self.model(images).float()
+        self.student_metrics.update(logits, target, self.loss(logits, target))
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
-        teacher = self.teacher_metrics.compute()
-        self.teacher_metrics.reset()
-        return {**super().compute_metrics(prefix), f"{prefix}/teacher_acc": teacher["acc"]}
+        student = self.student_metrics.compute()
+        self.student_metrics.reset()
+        return {**super().compute_metrics(prefix), f"{prefix}/student_acc": student["acc"]}
+
+    def predict_step(self, batch: Any, options: Any) -> list[Any]:
+        with self.teacher_as_model():
+            return super().predict_step(batch, options)

@@ -45,6 +45,10 @@ and clamps after each step.
 One training epoch is ``log_every`` steps (the data module's step stream);
 each validation logs the losses and the image, and writes it to
 ``<run dir>/stylised.png``.
+
+``mode=predict`` writes the image a checkpoint holds (stylised.png). It takes
+no input files: Gatys' method optimises one image per run, there is no
+network that could stylise a new one; train again with the new content image.
 """
 from __future__ import annotations
 
@@ -60,7 +64,8 @@ from torchvision.utils import save_image
 from dltrain.errors import UserError
 from dltrain.models.classification.vgg import CONFIGS, make_layers
 from dltrain.optimization import Optimization
-from dltrain.tasks.base import Task
+from dltrain.tasks.base import Prediction, Task
+from dltrain.visuals import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +164,20 @@ class SynthesisedImage(nn.Module):
     def reset(self, start: torch.Tensor) -> None:
         self.pixels = nn.Parameter(start.detach().clone().unsqueeze(0))
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        """A checkpoint's image brings its own size (before ``reset``, e.g. in mode=predict, the image is 1x1)."""
+        stored = state_dict.get(f"{prefix}pixels")
+        if stored is not None and stored.shape != self.pixels.shape:
+            self.reset(torch.zeros(stored.shape[1:], device=self.pixels.device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self) -> torch.Tensor:
         return self.pixels
 
 
 class StyleTransferTask(Task):
     automatic_optimization = False
+    predict_inputs = "unused"  # mode=predict writes the checkpoint's image
 
     def __init__(self, model: nn.Module | None = None, loss: nn.Module | None = None, name: str = "style_transfer",
                  monitor: str = "val/loss", monitor_mode: str = "min", vgg_weights: str | None = None,
@@ -250,6 +263,11 @@ class StyleTransferTask(Task):
         folder = run_directory()
         if folder is not None:
             save_image(image, folder / "stylised.png")
+
+    def predict_step(self, batch: None, options: Any) -> list[Prediction]:
+        image = self.model()[0]  # L-BFGS leaves pixels unclamped; to_uint8 clamps
+        height, width = image.shape[-2:]
+        return [Prediction("stylised", {"width": int(width), "height": int(height)}, {"": to_uint8(image)})]
 
     # --- before training -------------------------------------------------------------
     def check_data(self, data: Any) -> None:

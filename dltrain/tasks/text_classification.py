@@ -15,6 +15,7 @@ from dltrain.visuals import heatmap
 
 
 class TextClassificationTask(ClassificationTask):
+    predict_inputs = None  # mode=predict reads image files; these inputs are not images
     tokenizer = None
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:

@@ -130,6 +130,7 @@ class MobileNetV3(nn.Module):
         variant: str = "large",
         width_mult: float = 1.0,
         dropout: float = 0.2,
+        bn_momentum: float = 0.01,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -160,6 +161,12 @@ class MobileNetV3(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, num_classes)
         kaiming_init(self)
+        # 0.01 (the reference's) averages the running statistics over ~100 steps: right for ImageNet's
+        # hundreds of thousands, but on a run of a few hundred steps they still describe the early weights
+        # and evaluation predicts one class. Short runs set model.bn_momentum=0.1 (PyTorch's default).
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.momentum = bn_momentum
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.last_conv(self.blocks(self.stem(x)))
