@@ -4,15 +4,19 @@ The wrapper keeps ``labeled_fraction`` of the base module's training labels
 (stratified, so every class keeps its share; fixed by ``seed``) and yields
 training batches as dicts with both kinds of images:
 
-    {"labeled": (B, C, H, W), "label": (B,),             # images of the labelled subset
-     "unlabeled": (B, C, H, W), "unlabeled_2": (B, C, H, W)}  # two views of the same images
+    {"labeled": (B, C, H, W), "label": (B,),                # images of the labelled subset
+     "unlabeled": (U, C, H, W), "unlabeled_2": (U, C, H, W)}  # two views of the same images
 
+B is ``batch_size`` and U is ``unlabeled_batch_size`` (default B). The
+literature's recipes use U several times B: the consistency loss then sees
+many images per step while the few labels are not repeated more often.
 The unlabelled stream runs over the WHOLE training split (labels unused), so
-an epoch is one pass over all training images; the labelled stream cycles
-through the small labelled subset in a fresh order each epoch (seed + epoch),
-so every batch holds B labelled images however few labels there are.
-"unlabeled" and "unlabeled_2" are two independent draws of the base module's
-training augmentation: the two stochastic views the consistency losses compare.
+an epoch is one pass over all training images in batches of U; the labelled
+stream cycles through the small labelled subset in a fresh order each epoch
+(seed + epoch), so every batch holds B labelled images however few labels
+there are. "unlabeled" and "unlabeled_2" are two independent draws of the
+base module's training augmentation (identical when it has none: the tasks
+then perturb the views themselves, see dltrain/data/perturbation.py).
 
 ``labeled_only=true`` makes it a plain supervised data module over the
 labelled subset alone ((image, label) batches): the "same labels, no
@@ -52,20 +56,23 @@ def stratified_subset(labels: torch.Tensor, fraction: float, seed: int) -> list[
     return sorted(kept)
 
 
-class TwoStreamDataset(Dataset):
-    """Item i: two views of training image i, plus labelled image ``labeled_order[i]`` and its label."""
+class TwoStreamBatches(Dataset):
+    """Item k: batch k of an epoch, from the unlabelled indices ``unlabeled[k]`` and labelled ``labeled[k]``."""
 
-    def __init__(self, train: Dataset, labeled_order: list[int]) -> None:
-        self.train, self.labeled_order = train, labeled_order
+    def __init__(self, train: Dataset, unlabeled: list[list[int]], labeled: list[list[int]]) -> None:
+        self.train, self.unlabeled, self.labeled = train, unlabeled, labeled
 
     def __len__(self) -> int:
-        return len(self.train)
+        return len(self.unlabeled)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        first, _ = self.train[index]  # each access draws a fresh augmentation
-        second, _ = self.train[index]
-        labeled, label = self.train[self.labeled_order[index]]
-        return {"labeled": labeled, "label": torch.as_tensor(label), "unlabeled": first, "unlabeled_2": second}
+        # each access of the base dataset draws a fresh augmentation (when it has one)
+        first = torch.stack([self.train[i][0] for i in self.unlabeled[index]])
+        second = torch.stack([self.train[i][0] for i in self.unlabeled[index]])
+        labeled = [self.train[i] for i in self.labeled[index]]
+        return {"labeled": torch.stack([image for image, _ in labeled]),
+                "label": torch.stack([torch.as_tensor(label) for _, label in labeled]),
+                "unlabeled": first, "unlabeled_2": second}
 
 
 class SemiSupervisedData(DataModule):
@@ -77,11 +84,16 @@ class SemiSupervisedData(DataModule):
         image_size: int,
         labeled_fraction: float = 0.1,
         labeled_only: bool = False,
+        unlabeled_batch_size: int | None = None,
         **loader_options,
     ) -> None:
         if not 0 < labeled_fraction <= 1:
             raise UserError(f"data.labeled_fraction={labeled_fraction} must be in (0, 1], e.g. 0.1 for 10% labels.")
         super().__init__(**loader_options)
+        if unlabeled_batch_size is not None and unlabeled_batch_size < 1:
+            raise UserError(f"data.unlabeled_batch_size={unlabeled_batch_size} must be >= 1 (or null: "
+                            "data.batch_size), e.g. 4 times data.batch_size.")
+        self.unlabeled_batch_size = unlabeled_batch_size or self.batch_size
         self.base = base
         self.num_classes, self.in_channels, self.image_size = num_classes, in_channels, image_size
         self.labeled_fraction, self.labeled_only = labeled_fraction, labeled_only
@@ -100,11 +112,17 @@ class SemiSupervisedData(DataModule):
         if self.labeled_only:
             return super().train_dataloader(epoch)
         generator = torch.Generator().manual_seed(self.seed + epoch)
-        repeats = -(-len(self.train_dataset) // len(self.labeled_index))  # ceil: enough to pair every image
+        images = torch.randperm(len(self.train_dataset), generator=generator).tolist()
+        unlabeled = [images[i:i + self.unlabeled_batch_size] for i in range(0, len(images), self.unlabeled_batch_size)]
+        if self.drop_last and len(unlabeled) > 1 and len(unlabeled[-1]) < self.unlabeled_batch_size:
+            unlabeled.pop()
+        needed = len(unlabeled) * self.batch_size
+        repeats = -(-needed // len(self.labeled_index))  # ceil: enough labelled images for every batch
         order = torch.cat([torch.randperm(len(self.labeled_index), generator=generator) for _ in range(repeats)])
         labeled_order = [self.labeled_index[i] for i in order.tolist()]
-        return self._loader(TwoStreamDataset(self.train_dataset, labeled_order), self.batch_size, shuffle=True,
-                            generator=generator, drop_last=self.drop_last)
+        labeled = [labeled_order[k * self.batch_size:(k + 1) * self.batch_size] for k in range(len(unlabeled))]
+        # batch_size=None: the dataset's items are whole batches already
+        return self._loader(TwoStreamBatches(self.train_dataset, unlabeled, labeled), None, shuffle=False)
 
     @property
     def is_semi_supervised(self) -> bool:

@@ -101,14 +101,17 @@ class TranslationData(DataModule):
     def load_pairs(self) -> list[tuple[str, str]]:
         raise NotImplementedError
 
+    def new_tokenizer(self) -> Tokenizer:
+        """The unfitted tokenizer of both languages (``number_words.py`` splits digits apart)."""
+        return Tokenizer(self.level, max_size=self.vocab_size)
+
     def setup(self) -> None:
         pairs = self.load_pairs()
         random.Random(self.seed).shuffle(pairs)
         n_val, n_test = int(len(pairs) * self.val_fraction), int(len(pairs) * self.test_fraction)
         splits = {"val": pairs[:n_val], "test": pairs[n_val: n_val + n_test], "train": pairs[n_val + n_test:]}
         # the vocabulary comes from training text only, capped at the configured vocab_size
-        self.tokenizer = Tokenizer(self.level, max_size=self.vocab_size).fit(
-            text for pair in splits["train"] for text in pair)
+        self.tokenizer = self.new_tokenizer().fit(text for pair in splits["train"] for text in pair)
 
         def encode(split: list[tuple[str, str]]) -> PairDataset:
             return PairDataset([(self.tokenizer.encode(s), self.tokenizer.encode(t, add_eos=True)) for s, t in split])
