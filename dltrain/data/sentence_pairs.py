@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -88,10 +89,12 @@ def generate_story(rng: random.Random) -> list[str]:
     return sentences
 
 
-def sentence_pairs(num_stories: int, seed: int) -> list[tuple[str, str, int]]:
-    """(A, B, is_next) for every consecutive pair of ``num_stories`` stories; B is a random sentence half the time."""
+def sentence_pairs(num_stories: int, seed: int,
+                   generate: Callable[[random.Random], list[str]] = generate_story) -> list[tuple[str, str, int]]:
+    """(A, B, is_next) for every consecutive pair of ``num_stories`` texts of ``generate``; B is a random
+    sentence of another text half the time."""
     rng = random.Random(seed)
-    stories = [generate_story(rng) for _ in range(num_stories)]
+    stories = [generate(rng) for _ in range(num_stories)]
     pairs = []
     for index, story in enumerate(stories):
         for first, second in zip(story, story[1:]):
@@ -131,6 +134,8 @@ class NSPCorpusData(DataModule):
     """Generated story sentence pairs for masked-LM + next-sentence pre-training."""
 
     collate_fn = staticmethod(collate_sentence_pairs)
+    generate = staticmethod(generate_story)  # one text (a list of sentences) from a random.Random
+    sentences_per_text = len(STORY)
 
     def __init__(self, vocab_size: int = 128, num_stories: int = 3000, val_fraction: float = 0.1,
                  test_fraction: float = 0.1, **loader_options: Any) -> None:
@@ -142,8 +147,8 @@ class NSPCorpusData(DataModule):
     def setup(self) -> None:
         self.tokenizer = story_tokenizer(self.vocab_size)
         # split by story (pairs of one story stay together): validation stories are unseen
-        per_story = len(STORY) - 1
-        pairs = sentence_pairs(self.num_stories, self.seed)
+        per_story = self.sentences_per_text - 1
+        pairs = sentence_pairs(self.num_stories, self.seed, self.generate)
         n_val = int(self.num_stories * self.val_fraction) * per_story
         n_test = int(self.num_stories * self.test_fraction) * per_story
         examples = [(*encode_pair(self.tokenizer, a, b), label) for a, b, label in pairs]

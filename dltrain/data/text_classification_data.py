@@ -6,9 +6,10 @@ positive (1) or negative (0) by their adjective. The training set is small
 and uses only half of the adjectives of each sentiment; validation and test
 use the *other* half. A model trained on these labels alone has never seen
 the test adjectives and can only guess; a BERT encoder pre-trained on the
-stories (``data=nsp_corpus``) has seen them next to ``smiled`` / ``cried``
-and carries that over. It shares the story vocabulary, so a pre-trained
-encoder's token ids match.
+generated reviews (``data=review_pairs``) has seen every adjective next to
+others of its sentiment and carries that over (test acc 1.0 vs 0.59 from
+scratch, docs/sequence_seq2seq.md). It shares the story vocabulary, so a
+pre-trained encoder's token ids match.
 
 AG News (Zhang et al. 2015): 120,000 news titles + descriptions in 4 topics
 (World, Sports, Business, Sci/Tech), downloaded as CSV; offline it fails with
