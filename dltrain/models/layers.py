@@ -128,6 +128,20 @@ def kaiming_init(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def imagenet_to_google_input(x: torch.Tensor) -> torch.Tensor:
+    """Re-normalise an ImageNet-normalised batch to the [-1, 1] range Google's released weights expect.
+
+    torchvision's GoogLeNet and Inception-v3 weights were ported from TensorFlow, whose models take
+    (pixel - 0.5) / 0.5; torchvision turns this on (``transform_input``) whenever it loads them, and so do we.
+    """
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x * std + mean - 0.5) / 0.5
+
+
 def prepare_with_aux_heads(
     model_class: type[nn.Module],
     torchvision_name: str,
@@ -143,6 +157,7 @@ def prepare_with_aux_heads(
     """
     model = model_class(aux_logits=aux_logits or pretrained, **kwargs)
     model = transfer.prepare(model, torchvision_name, pretrained, freeze=False)
+    model.transform_input = pretrained  # the released weights expect Google's input range
     if not aux_logits and model.aux_logits:
         model.drop_aux_heads()
     return transfer.freeze_backbone(model) if freeze_backbone else model

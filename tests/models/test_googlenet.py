@@ -83,3 +83,24 @@ def test_pretrained_without_aux_heads(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.testing.assert_close(model.inception5b.branch1[0].weight, theirs.inception5b.branch1.conv.weight)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"head.weight", "head.bias"}
+
+
+def test_pretrained_weights_take_googles_input_range_like_torchvision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision switches transform_input on with its weights: the same input gives the same logits."""
+    theirs = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True, transform_input=True)
+
+    def load_offline(model: torch.nn.Module, name: str) -> torch.nn.Module:
+        mapped, _ = transfer.map_state_dict_by_position(
+            torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False).state_dict(), model)
+        model.load_state_dict(mapped)
+        return model
+
+    monkeypatch.setattr(transfer, "load_torchvision_weights", load_offline)
+    ours = googlenet.googlenet(num_classes=1000, image_size=224, pretrained=True, aux_logits=False)
+    assert ours.transform_input
+    mapped, skipped = transfer.map_state_dict_by_position(theirs.state_dict(), ours)
+    assert skipped == []
+    ours.load_state_dict(mapped)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), atol=1e-5, rtol=1e-5)

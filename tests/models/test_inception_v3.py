@@ -82,3 +82,14 @@ def test_freeze_backbone_trains_both_heads() -> None:
     model = inception_v3.inception_v3(num_classes=10, image_size=8, freeze_backbone=True)
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"head", "aux"}
+
+
+def test_transform_input_matches_torchvision() -> None:
+    """With torchvision's weights both re-normalise ImageNet input to Google's [-1, 1] range."""
+    theirs = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True,
+                                             transform_input=True).eval()
+    with torch.device("meta"):
+        ours = inception_v3.inception_v3(num_classes=1000, in_channels=3, image_size=299)
+    ours.transform_input = True  # what loading pretrained weights sets
+    # randomly initialised Inception logits reach ~1e5: the two (equal) formulas differ in rounding, 1e-3 relative
+    assert_matches_torchvision(ours, theirs, (1, 3, 75, 75), atol=1e-3, assign=True)

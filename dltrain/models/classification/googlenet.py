@@ -27,7 +27,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from dltrain.models.layers import ConvNormAct, is_small_image, prepare_with_aux_heads
+from dltrain.models.layers import ConvNormAct, imagenet_to_google_input, is_small_image, prepare_with_aux_heads
 
 # torchvision's weights were trained with BatchNorm eps=1e-3.
 Conv = partial(ConvNormAct, norm=partial(nn.BatchNorm2d, eps=1e-3))
@@ -100,6 +100,7 @@ class GoogLeNet(nn.Module):
         small = is_small_image(image_size)
         self.aux_logits = aux_logits
         self.aux_weight = aux_weight
+        self.transform_input = False  # set when torchvision's (TensorFlow-ported) weights are loaded
 
         if small:
             self.conv1 = Conv(in_channels, 64, kernel_size=3, stride=1)
@@ -148,6 +149,8 @@ class GoogLeNet(nn.Module):
         self.head_names = ("head",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict:
+        if self.transform_input:
+            x = imagenet_to_google_input(x)
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv3(self.conv2(x)))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))

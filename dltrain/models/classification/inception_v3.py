@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dltrain.models.layers import ConvNormAct, prepare_with_aux_heads
+from dltrain.models.layers import ConvNormAct, imagenet_to_google_input, prepare_with_aux_heads
 
 # torchvision's weights were trained with BatchNorm eps=1e-3.
 Conv = partial(ConvNormAct, norm=partial(nn.BatchNorm2d, eps=1e-3))
@@ -192,6 +192,7 @@ class Inception3(nn.Module):
         small = image_size < MIN_PAPER_SIZE  # every is_small_image size (< 64 px), and 64-74 px too
         self.aux_logits = aux_logits
         self.aux_weight = aux_weight
+        self.transform_input = False  # set when torchvision's (TensorFlow-ported) weights are loaded
 
         # Stem. Paper: 299 -> 149 -> 147 -> 147 -> 73 -> 73 -> 71 -> 35 (valid 3x3 convolutions).
         stride, pad = (1, 1) if small else (2, 0)
@@ -240,6 +241,8 @@ class Inception3(nn.Module):
         self.head_names = ("head",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict:
+        if self.transform_input:
+            x = imagenet_to_google_input(x)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = self.maxpool2(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(self.maxpool1(x))))
         x = self.Mixed_5d(self.Mixed_5c(self.Mixed_5b(x)))

@@ -12,7 +12,12 @@ production code, not rewritten here. This file only chooses their parts:
   much cheaper on a CPU).
 * **Anchors** — torchvision's defaults are tuned for 800-pixel images (32 to
   512 px); here they scale with ``image_size`` (``size = image_size / 25 * 2^i``),
-  so the same config fits 64-pixel shapes and 800-pixel COCO.
+  so the same config fits 64-pixel shapes and 800-pixel COCO. Objects that
+  are large in the image but the image itself tiny break that: at 64 px the
+  stride-32 map is 2x2, the scaled anchors are a third of a stride wide and
+  hardly any object overlaps one by IoU 0.5. ``anchor_sizes`` then sets one
+  base size per pyramid level (torchvision ties them to the stride: 4x at
+  800 px; the shapes recipes use 1.5-2x the stride, matching 10-25 px objects).
 * **Classes** — ``num_classes`` is the number of object classes in the data;
   every torchvision detector reserves index 0 for background, so the heads get
   ``num_classes + 1`` outputs (labels are ``1..num_classes``).
@@ -25,7 +30,10 @@ Any further keyword (``box_batch_size_per_image``, ``rpn_post_nms_top_n_train``,
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -37,6 +45,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBo
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.retinanet import RetinaNetHead
 from torchvision.models.detection.ssd import SSD
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
 
@@ -111,19 +120,35 @@ def _num_levels(backbone: nn.Module, image_size: int) -> int:
         return len(backbone(torch.zeros(1, 3, image_size, image_size)))
 
 
-def _anchor_generator(backbone: nn.Module, image_size: int, scales_per_octave: int = 1) -> AnchorGenerator:
-    sizes = scaled_anchor_sizes(image_size, _num_levels(backbone, image_size), scales_per_octave)
+def explicit_anchor_sizes(base_sizes: Sequence[float], num_levels: int, scales_per_octave: int = 1
+                          ) -> tuple[tuple[int, ...], ...]:
+    """Anchor sizes from one base size per pyramid level (``model.anchor_sizes``), octave scales added."""
+    if len(base_sizes) != num_levels:
+        raise UserError(f"model.anchor_sizes has {len(base_sizes)} sizes but the detector has {num_levels} "
+                        f"feature levels; give one base size (pixels) per level, smallest first, or "
+                        f"model.anchor_sizes=null for sizes proportional to the image.")
+    return tuple(tuple(max(1, round(float(b) * 2 ** (j / scales_per_octave))) for j in range(scales_per_octave))
+                 for b in base_sizes)
+
+
+def _anchor_generator(backbone: nn.Module, image_size: int, scales_per_octave: int = 1,
+                      anchor_sizes: Sequence[float] | None = None) -> AnchorGenerator:
+    levels = _num_levels(backbone, image_size)
+    if anchor_sizes is None:
+        sizes = scaled_anchor_sizes(image_size, levels, scales_per_octave)
+    else:
+        sizes = explicit_anchor_sizes(anchor_sizes, levels, scales_per_octave)
     return AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
 
 
 def faster_rcnn(num_classes: int, image_size: int, backbone: str = "resnet50", pretrained_backbone: bool = False,
                 trainable_backbone_layers: int = 3, fpn_channels: int = 256, representation_size: int = 1024,
-                **options: Any) -> FasterRCNN:
+                anchor_sizes: Sequence[float] | None = None, **options: Any) -> FasterRCNN:
     """Faster R-CNN (Ren et al., 2015) with an FPN: region proposals, then RoIAlign + a two-layer MLP head."""
     features = fpn_backbone(backbone, pretrained_backbone, trainable_backbone_layers, fpn_channels)
     return FasterRCNN(
         features, num_classes=None, min_size=image_size, max_size=image_size,
-        rpn_anchor_generator=_anchor_generator(features, image_size),
+        rpn_anchor_generator=_anchor_generator(features, image_size, anchor_sizes=anchor_sizes),
         box_head=TwoMLPHead(fpn_channels * 7 * 7, representation_size),  # RoIAlign gives 7x7 per proposal
         box_predictor=FastRCNNPredictor(representation_size, num_classes + 1), **options,
     )
@@ -131,12 +156,12 @@ def faster_rcnn(num_classes: int, image_size: int, backbone: str = "resnet50", p
 
 def mask_rcnn(num_classes: int, image_size: int, backbone: str = "resnet50", pretrained_backbone: bool = False,
               trainable_backbone_layers: int = 3, fpn_channels: int = 256, representation_size: int = 1024,
-              **options: Any) -> MaskRCNN:
+              anchor_sizes: Sequence[float] | None = None, **options: Any) -> MaskRCNN:
     """Mask R-CNN (He et al., 2017): Faster R-CNN plus a small FCN predicting a 28x28 mask per detected box."""
     features = fpn_backbone(backbone, pretrained_backbone, trainable_backbone_layers, fpn_channels)
     return MaskRCNN(
         features, num_classes=None, min_size=image_size, max_size=image_size,
-        rpn_anchor_generator=_anchor_generator(features, image_size),
+        rpn_anchor_generator=_anchor_generator(features, image_size, anchor_sizes=anchor_sizes),
         box_head=TwoMLPHead(fpn_channels * 7 * 7, representation_size),
         box_predictor=FastRCNNPredictor(representation_size, num_classes + 1),
         mask_head=MaskRCNNHeads(fpn_channels, [fpn_channels] * 4, dilation=1),
@@ -145,13 +170,22 @@ def mask_rcnn(num_classes: int, image_size: int, backbone: str = "resnet50", pre
 
 
 def retinanet(num_classes: int, image_size: int, backbone: str = "resnet50", pretrained_backbone: bool = False,
-              trainable_backbone_layers: int = 3, fpn_channels: int = 256, **options: Any) -> RetinaNet:
-    """RetinaNet (Lin et al., 2017): one-stage, dense anchors on P3-P7, focal loss against the easy negatives."""
+              trainable_backbone_layers: int = 3, fpn_channels: int = 256,
+              anchor_sizes: Sequence[float] | None = None, head_group_norm: bool = False,
+              **options: Any) -> RetinaNet:
+    """RetinaNet (Lin et al., 2017): one-stage, dense anchors on P3-P7, focal loss against the easy negatives.
+
+    ``head_group_norm`` puts GroupNorm after every head convolution, as torchvision's
+    RetinaNet v2 does: the paper's plain head trains slowly from scratch.
+    """
     features = fpn_backbone(backbone, pretrained_backbone, trainable_backbone_layers, fpn_channels,
                             retinanet_levels=True)
+    anchors = _anchor_generator(features, image_size, scales_per_octave=3, anchor_sizes=anchor_sizes)
     # torchvision's RetinaNet indexes its one-hot targets by label, so column 0 (background) stays unused
+    norm = partial(nn.GroupNorm, math.gcd(32, fpn_channels)) if head_group_norm else None
+    head = RetinaNetHead(fpn_channels, anchors.num_anchors_per_location()[0], num_classes + 1, norm_layer=norm)
     return RetinaNet(features, num_classes + 1, min_size=image_size, max_size=image_size,
-                     anchor_generator=_anchor_generator(features, image_size, scales_per_octave=3), **options)
+                     anchor_generator=anchors, head=head, **options)
 
 
 class SSDFeatures(nn.Module):
