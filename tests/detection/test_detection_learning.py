@@ -1,7 +1,8 @@
-"""YOLO and Faster R-CNN really learn to find the generated shapes (slow: ~1-2 CPU minutes each).
+"""Every detector really learns to find the generated shapes (slow: ~1-2 CPU minutes each).
 
 The baseline is the same model untrained (its initial weights, same seed): its
-mAP@.5 on the validation images is near zero. Training must lift it far above.
+mAP@.5 on the validation images is near zero. Training must lift it far above;
+Mask R-CNN's masks too (mask mAP@.5).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from conftest import run_dirs
 from dltrain import api, run
 
 
-def _untrained_map_50(overrides: list[str]) -> float:
+def _untrained_metrics(overrides: list[str]) -> dict[str, float]:
     cfg = api.compose(overrides)
     torch.manual_seed(cfg.seed)
     data, task = run.build_data(cfg), run.build_task(cfg)
@@ -22,18 +23,23 @@ def _untrained_map_50(overrides: list[str]) -> float:
     with torch.no_grad():
         for batch_idx, batch in enumerate(data.val_dataloader()):
             task.validation_step(batch, batch_idx)
-    return task.compute_metrics("val")["val/map_50"]
+    return task.compute_metrics("val")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment, overrides, margin", [
-    ("yolo_shapes", ["trainer.max_epochs=6", "data.num_train=600"], 0.6),
-    ("faster_rcnn_shapes", ["trainer.max_epochs=6", "data.num_train=500"], 0.4),
+@pytest.mark.parametrize("experiment, overrides, margins", [
+    ("yolo_shapes", ["trainer.max_epochs=6", "data.num_train=600"], {"map_50": 0.6}),
+    ("faster_rcnn_shapes", ["trainer.max_epochs=6", "data.num_train=500"], {"map_50": 0.4}),
+    # the slowest learner: 0.36 test mAP@.5 after these 6 epochs and still rising (docs/detection.md)
+    ("retinanet_shapes", ["trainer.max_epochs=6", "data.num_train=500"], {"map_50": 0.25}),
+    ("ssd_shapes", ["trainer.max_epochs=6", "data.num_train=500"], {"map_50": 0.4}),
+    ("mask_rcnn_shapes", ["trainer.max_epochs=4", "data.num_train=500"], {"map_50": 0.4, "mask_map_50": 0.4}),
 ])
-def test_detector_learns_shapes_far_above_its_untrained_self(cli, monkeypatch, experiment, overrides, margin):
+def test_detector_learns_shapes_far_above_its_untrained_self(cli, monkeypatch, experiment, overrides, margins):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    cli(f"experiment={experiment}", *overrides, "logger=csv", timeout=600)
+    cli(f"experiment={experiment}", *overrides, "logger=csv", timeout=900)
     (run_dir,) = run_dirs(cli.root, f"{experiment.rsplit('_', 1)[0]}_shapes_det")
-    trained = json.loads((run_dir / "results.json").read_text())["test"]["test/map_50"]
-    untrained = _untrained_map_50([f"experiment={experiment}", *overrides])
-    assert trained > untrained + margin, (trained, untrained)
+    trained = json.loads((run_dir / "results.json").read_text())["test"]
+    untrained = _untrained_metrics([f"experiment={experiment}", *overrides])
+    for metric, margin in margins.items():
+        assert trained[f"test/{metric}"] > untrained[f"val/{metric}"] + margin, (metric, trained, untrained)

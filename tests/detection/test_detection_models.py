@@ -6,7 +6,7 @@ import torch
 
 from dltrain import api, run
 from dltrain.errors import UserError
-from dltrain.models.detection.torchvision_detectors import scaled_anchor_sizes
+from dltrain.models.detection.torchvision_detectors import explicit_anchor_sizes, scaled_anchor_sizes
 from dltrain.models.detection.yolo import YOLO
 
 TINY = {
@@ -71,6 +71,15 @@ def test_anchor_sizes_scale_with_the_image():
     assert scaled_anchor_sizes(800, 5) == ((32,), (64,), (128,), (256,), (512,))  # torchvision's defaults
     assert scaled_anchor_sizes(64, 5)[2] == (10,)
     assert len(scaled_anchor_sizes(64, 3)[0]) == 5  # fewer levels than octaves: every size everywhere
+
+
+def test_explicit_anchor_sizes_give_one_base_size_per_level():
+    assert explicit_anchor_sizes([8, 16], 2) == ((8,), (16,))
+    assert explicit_anchor_sizes([12], 1, scales_per_octave=3) == ((12, 15, 19),)  # 12 * 2^(0, 1/3, 2/3)
+    with pytest.raises(UserError, match="anchor_sizes has 2 sizes but the detector has 5"):
+        explicit_anchor_sizes([8, 16], 5)
+    task, _ = _task_and_data("retinanet", "model.anchor_sizes=[12,24,48,96,192]")
+    assert task.model.anchor_generator.sizes[0] == (12, 15, 19)
 
 
 def test_yolo_assigns_centre_cells_and_the_smaller_box_wins():
