@@ -13,7 +13,7 @@ in its state), so cosine stretches to the new end rather than restarting.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR, ReduceLROnPlateau
@@ -37,15 +37,8 @@ def cosine(
     eta_min_ratio: float = 0.0,
 ) -> LambdaLR:
     """Linear warm-up, then half a cosine from the base rate down to ``eta_min_ratio * base``."""
-    warmup = max(warmup_steps, round(warmup_epochs * steps_per_epoch))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return _warmup(step, warmup)
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        return eta_min_ratio + (1 - eta_min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return LambdaLR(optimizer, factor)
+    return _warmup_then_decay(optimizer, total_steps, steps_per_epoch, warmup_steps, warmup_epochs, eta_min_ratio,
+                              lambda progress: 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def linear(
@@ -58,13 +51,28 @@ def linear(
 ) -> LambdaLR:
     """Linear warm-up, then a straight line down to ``eta_min_ratio * base`` at the last step (the triangle
     of the fast CIFAR-10 schedules, Page 2018)."""
+    return _warmup_then_decay(optimizer, total_steps, steps_per_epoch, warmup_steps, warmup_epochs, eta_min_ratio,
+                              lambda progress: 1 - progress)
+
+
+def _warmup_then_decay(
+    optimizer: Optimizer,
+    total_steps: int,
+    steps_per_epoch: int,
+    warmup_steps: int,
+    warmup_epochs: float,
+    eta_min_ratio: float,
+    shape: Callable[[float], float],
+) -> LambdaLR:
+    """Linear warm-up over the longer of the two warm-up settings, then ``shape`` (1 -> 0 as training
+    progresses 0 -> 1) scaled between the base rate and ``eta_min_ratio * base``."""
     warmup = max(warmup_steps, round(warmup_epochs * steps_per_epoch))
 
     def factor(step: int) -> float:
         if step < warmup:
             return _warmup(step, warmup)
         progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        return eta_min_ratio + (1 - eta_min_ratio) * (1 - progress)
+        return eta_min_ratio + (1 - eta_min_ratio) * shape(progress)
 
     return LambdaLR(optimizer, factor)
 
