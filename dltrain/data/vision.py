@@ -25,7 +25,20 @@ EXPECTED_FILES = {
     "FashionMNIST": "FashionMNIST/raw/ (the four Fashion-MNIST idx .gz files)",
     "CIFAR10": "cifar-10-batches-py/ (extracted from cifar-10-python.tar.gz)",
     "CIFAR100": "cifar-100-python/ (extracted from cifar-100-python.tar.gz)",
+    "CelebA": "celeba/ (img_align_celeba/ extracted from img_align_celeba.zip, beside the five annotation files "
+              "list_attr_celeba.txt, list_eval_partition.txt, list_bbox_celeba.txt, "
+              "list_landmarks_align_celeba.txt and identity_CelebA.txt)",
 }
+
+
+def not_on_disk(name: str, root: str, download: bool, error: Exception, reason: str = "") -> UserError:
+    """The one-sentence error for a torchvision dataset that is neither on disk nor downloadable."""
+    where = Path(root).resolve() / EXPECTED_FILES.get(name, "")
+    how = "it could not be downloaded" if download else "data.download=false"
+    return UserError(
+        f"{name} is not on disk and {how} ({reason or type(error).__name__}): put it in {where}, "
+        f"or set data.root=DIR to where it is, or connect to the internet with data.download=true."
+    )
 
 
 class _Transformed(Dataset):
@@ -74,12 +87,7 @@ class VisionClassificationData(DataModule):
         try:
             return dataset_class(self.root, train=train, download=self.download)
         except Exception as error:  # offline downloads raise URLError, RuntimeError, OSError...
-            where = Path(self.root).resolve() / EXPECTED_FILES.get(self.name, "")
-            how = "it could not be downloaded" if self.download else "data.download=false"
-            raise UserError(
-                f"{self.name} is not on disk and {how} ({type(error).__name__}): put it in {where}, "
-                f"or set data.root=DIR to where it is, or connect to the internet with data.download=true."
-            ) from None
+            raise not_on_disk(self.name, self.root, self.download, error) from None
 
     def setup(self) -> None:
         full_train, test = self._open(train=True), self._open(train=False)
