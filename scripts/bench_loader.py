@@ -43,9 +43,9 @@ CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.247, 0.2435, 0.2616)
 class SyntheticCIFAR10(VisionClassificationData):
     """The project's CIFAR-10 module over generated images: torchvision's own CIFAR10 item code, no files."""
 
-    def __init__(self, images: np.ndarray, labels: list[int], **options) -> None:
+    def __init__(self, images: np.ndarray, labels: list[int], val_size: int = 0, **options) -> None:
         super().__init__(name="CIFAR10", root=".", num_classes=10, in_channels=3, image_size=32, native_size=32,
-                         mean=CIFAR10_MEAN, std=CIFAR10_STD, download=False, val_size=0, **options)
+                         mean=CIFAR10_MEAN, std=CIFAR10_STD, download=False, val_size=val_size, **options)
         self.images, self.labels = images, labels
 
     def _open(self, train: bool) -> torchvision.datasets.CIFAR10:
