@@ -115,6 +115,26 @@ def test_preempted_on_one_rank_then_resumed_ends_exactly_like_the_uninterrupted_
            {k: v for k, v in b["metrics"].items() if not k.startswith("time/")}
 
 
+@pytest.mark.slow
+def test_two_nodes_of_one_process_each_train_exactly_like_one_node_of_two(tmp_path, ddp_run):
+    """Multi-node as documented: the same torchrun command on each node with its --node_rank; here both "nodes"
+    run on this machine and share its file system, as cluster nodes share outputs/."""
+    env = {**os.environ, "DLTRAIN_DATA_DIR": str(tmp_path / "data"), "DLTRAIN_OUTPUT_DIR": str(tmp_path / "outputs"),
+           "OMP_NUM_THREADS": "1"}
+    port = _free_port()
+    command = [TORCHRUN, "--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d",
+               f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=two-nodes", "-m", "dltrain.cli",
+               "trainer=ddp", "data.batch_size=32", *SAME]  # docs/performance.md's multi-node command
+    nodes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outputs = [node.communicate(timeout=600) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[0][1][-3000:] + outputs[1][1][-3000:]
+    (run_dir,) = run_dirs(tmp_path, "mlp_digits")  # one run directory for the two nodes
+    ours, theirs = metrics_rows(run_dir), metrics_rows(ddp_run)
+    assert column(ours, "train/loss") == column(theirs, "train/loss")
+    assert column(ours, "val/acc") == column(theirs, "val/acc")
+
+
 def test_shards_of_a_global_batch_are_the_single_process_batch():
     generator_seed, size, world, batch = 7, 103, 2, 8
     single = torch.randperm(size, generator=torch.Generator().manual_seed(generator_seed)).tolist()
