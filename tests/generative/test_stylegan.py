@@ -10,7 +10,8 @@ import torch
 from hydra.utils import instantiate
 
 from conftest import run_dirs
-from dltrain import api
+from dltrain import api, run
+from dltrain.environment import seed_everything
 from dltrain.models.generative.stylegan import AdaIN, MappingNetwork, NoiseInjection
 from dltrain.optimization import Optimization
 from dltrain.schedulers import constant
@@ -59,14 +60,35 @@ def test_stylegan_forward_backward_and_one_gan_task_step(image_size):
     assert mapping_weight.grad is not None and mapping_weight.grad.abs().sum() > 0  # styles reach the mapping network
 
 
+def _untrained_frechet_distance(overrides: list[str]) -> float:
+    """The validation FD of the generator the run starts from: same seed, so the same initial weights, data split,
+    sample-quality classifier (seeded by the data's seed) and validation noise (seeded per batch)."""
+    cfg = api.compose(overrides)
+    seed_everything(cfg.seed)  # as run.train does before it builds the data and the model
+    data = run.build_data(cfg)
+    task = run.build_task(cfg)
+    task.check_data(data)  # binds the pixel scale, trains the scorer
+    task.eval()
+    with torch.no_grad():
+        for batch_idx, batch in enumerate(data.val_dataloader()):
+            task.validation_step(batch, batch_idx)
+    return task.compute_metrics("val")["val/frechet_distance"]
+
+
 @pytest.mark.slow
-@pytest.mark.skip(reason="open: compares with the FD after epoch 1, which depends on the batch order (402 with one, "
-                         "252 with the current); the FD falls 573 -> 133 but the 0.5x-of-epoch-1 margin is missed. "
-                         "Needs the untrained generator's FD as the reference (docs/generative.md).")
-def test_stylegan_frechet_distance_falls_clearly_over_training(cli, monkeypatch):
+def test_stylegan_frechet_distance_falls_clearly_below_the_untrained_generators(cli, monkeypatch):
+    # the reference is the untrained generator, not epoch 1: after one epoch of this fast-moving game the FD
+    # depends on the batch order (252 with one, 423 with another), the untrained one does not. Measured
+    # (docs/generative.md): untrained 1413 / 1568 / 1446, last three epochs 0.099x / 0.084x / 0.069x of it
+    # (seeds 42 / 0 / 1); epoch 1 alone gets to 0.25-0.30x.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    cli("experiment=stylegan_digits", "logger=csv", timeout=300)
+    # only the validation FDs are read: no test pass, no checkpoints (that time pays for the untrained reference);
+    # 8 of the recipe's 20 epochs: epochs 6-8 already average 0.09x / 0.11x / 0.12x of the untrained FD
+    cli("experiment=stylegan_digits", "logger=csv", "test=false", "trainer.enable_checkpointing=false",
+        "trainer.max_epochs=8", timeout=300)
     (run_dir,) = run_dirs(cli.root, "stylegan_digits")
     distances = [float(r["val/frechet_distance"]) for r in csv.DictReader((run_dir / "metrics.csv").open())
                  if r.get("val/frechet_distance")]
-    assert statistics.mean(distances[-3:]) < 0.5 * distances[0], distances  # the last epochs: the game is noisy
+    untrained = _untrained_frechet_distance(["experiment=stylegan_digits"])
+    final = statistics.mean(distances[-3:])  # the last epochs: the game is noisy
+    assert final < 0.25 * untrained, (untrained, distances)
