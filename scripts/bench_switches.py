@@ -10,8 +10,9 @@ loader and its crop + flip, exactly as ``dltrain model=... data=cifar10
 data.loader=device`` runs. Each row switches one thing on: bf16 autocast,
 channels_last (conv nets only), torch.compile. A timing callback starts the
 clock after ``--warmup`` optimizer steps (compilation and allocator warm-up
-happen there) and stops it ``--steps`` later, synchronising the GPU at both
-ends.
+happen there) and stops it ``--steps`` later: wall time on CUDA (synchronising
+the GPU at both ends), the process's CPU time on the CPU (run it with
+``OMP_NUM_THREADS=1``: a shared machine's other jobs then do not count).
 
 Model FLOP utilisation (MFU) = 3 x forward FLOPs per image (forward + backward,
 the usual estimate; forward counted by torch.utils.flop_counter, as the run
@@ -50,7 +51,8 @@ class StepTimer(Callback):
     def _now(self) -> float:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return time.perf_counter()
+            return time.perf_counter()
+        return time.process_time()  # CPU: this process's CPU seconds, so other jobs on the machine do not count
 
     def on_train_step_end(self, trainer, task) -> None:
         if trainer.global_step == self.warmup:
