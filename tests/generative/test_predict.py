@@ -1,17 +1,23 @@
 """`dltrain mode=predict` for generators: samples (and a grid, one row per class when conditional), translations.
 
-Checkpoints are trained on two batches with the Python API; predict runs through the CLI as a user types it.
+Checkpoints are trained on two batches with the Python API; predict runs through the CLI as a user types it,
+once per test: a further prediction from the same checkpoint runs in this process (``predict_here``), as each
+CLI start-up costs seconds of imports.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+from omegaconf import OmegaConf
 from PIL import Image
 from sklearn.datasets import load_digits
 
 from conftest import run_dltrain
-from dltrain import api
+from dltrain import api, checkpoint as checkpoints
+from dltrain.errors import UserError
+from dltrain.predict import predict as write_predictions
 
 TINY = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false",
         "logger=none", "trainer.enable_progress_bar=false"]
@@ -32,8 +38,16 @@ def predict(root: Path, checkpoint: Path, *args: str, ok: bool = True):
     return result
 
 
-def written(root: Path) -> list[dict]:
-    return json.loads((root / "out" / "predictions.json").read_text())["predictions"]
+def predict_here(checkpoint: Path, output_dir: Path, *options: str) -> Path:
+    """What ``predict`` runs after its start-up: the checkpoint's own config, the ``predict.*`` options given."""
+    state = checkpoints.load(checkpoint)
+    cfg = OmegaConf.create(state["config"])
+    cfg.ckpt_path = str(checkpoint)
+    return write_predictions(cfg, api.compose([f"predict.output_dir={output_dir}", *options]).predict, output_dir, state)
+
+
+def written(root: Path, folder: str = "out") -> list[dict]:
+    return json.loads((root / folder / "predictions.json").read_text())["predictions"]
 
 
 def test_dcgan_writes_num_samples_pngs_and_a_grid(tmp_path):
@@ -47,12 +61,10 @@ def test_dcgan_writes_num_samples_pngs_and_a_grid(tmp_path):
     grid = Image.open(tmp_path / "out" / "samples_grid.png")
     assert grid.size == (2 + 8 * 34, 2 + 2 * 34)  # 8 per row, tiles enlarged to 32 px, 2 px padding
     # the same seed draws the same samples: predictions can be reproduced
-    first = (tmp_path / "out" / "sample_0003.png").read_bytes()
-    (tmp_path / "out").rename(tmp_path / "first")
-    predict(tmp_path, checkpoint, "predict.num_samples=12")
-    assert (tmp_path / "out" / "sample_0003.png").read_bytes() == first
-    result = predict(tmp_path, checkpoint, "predict.inputs=first", "predict.output_dir=other", ok=False)
-    assert result.returncode == 2 and "leave predict.inputs out" in result.stderr
+    predict_here(checkpoint, tmp_path / "again", "predict.num_samples=12")
+    assert (tmp_path / "again" / "sample_0003.png").read_bytes() == (tmp_path / "out" / "sample_0003.png").read_bytes()
+    with pytest.raises(UserError, match="leave predict.inputs out"):  # the CLI's exit 2: tests/test_errors.py
+        predict_here(checkpoint, tmp_path / "other", f"predict.inputs={tmp_path / 'out'}")
 
 
 def test_conditional_gan_grid_has_one_row_per_class(tmp_path):
@@ -80,9 +92,8 @@ def test_pix2pix_translates_each_input_file(tmp_path):
 
 def test_vae_samples_without_inputs_and_reconstructs_with_them(tmp_path):
     checkpoint = train(tmp_path, "model=vae")
-    predict(tmp_path, checkpoint, "predict.num_samples=4")
-    assert len(written(tmp_path)) == 4 and (tmp_path / "out" / "samples_grid.png").is_file()
-    (tmp_path / "out").rename(tmp_path / "samples")
+    predict_here(checkpoint, tmp_path / "samples", "predict.num_samples=4")
+    assert len(written(tmp_path, "samples")) == 4 and (tmp_path / "samples" / "samples_grid.png").is_file()
     predict(tmp_path, checkpoint, "predict.inputs=samples/sample_000*.png")
     records = written(tmp_path)
     assert len(records) == 4

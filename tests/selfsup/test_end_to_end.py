@@ -10,7 +10,8 @@ from conftest import run_dirs
 
 def test_mae_debug_run_logs_masked_mse_and_reconstruction_grids(cli, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a tiny Transformer: one thread is faster on a shared CPU
-    cli("experiment=mae_digits", "trainer=debug", "logger=tensorboard")
+    # the experiment's max_epochs (60) is applied after trainer=debug's: set the debug run's one epoch again
+    cli("experiment=mae_digits", "trainer=debug", "trainer.max_epochs=1", "logger=tensorboard")
     (run_dir,) = run_dirs(cli.root, "mae_digits")
     results = json.loads((run_dir / "results.json").read_text())
     assert results["monitor"] == "val/masked_mse" and results["final"]["val/masked_mse"] > 0
