@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import ConcatDataset, Subset
 
 from dltrain import api
-from dltrain.data.batch_augment import BatchAugment, FusedNormalize
+from dltrain.data.batch_augment import BatchAugment, FusedNormalize, shift_batch
 from dltrain.data.device_loader import DeviceLoader, DeviceRecipe, OnDevice, resolve_device
 from dltrain.data.digits import DigitsData
 from dltrain.data.in_memory import ImageArrays, image_arrays
@@ -150,6 +150,18 @@ def test_random_crops_are_windows_of_the_zero_padded_image():
         assert offsets, "a crop that is no window of the padded image"
         shifted += (padding, padding) not in offsets
     assert shifted > len(result) // 2  # most images really moved (1 in 25 offsets is the centre)
+
+
+def test_shift_batch_pads_with_a_constant_or_the_border_and_flips_in_the_same_gather():
+    images = torch.arange(1.0, 10.0).view(1, 1, 3, 3).repeat(2, 1, 1, 1)
+    offsets = torch.tensor([[0, 2], [1, 1]])  # image 0: content one row down, one column left; image 1: in place
+    flips = torch.tensor([False, True])
+    constant = shift_batch(images, offsets, 1, fill=-1, flips=flips)
+    replicate = shift_batch(images, offsets, 1, pad_mode="replicate", flips=flips)
+    assert constant[0, 0].tolist() == [[-1, -1, -1], [2, 3, -1], [5, 6, -1]]
+    assert replicate[0, 0].tolist() == [[2, 3, 3], [2, 3, 3], [5, 6, 6]]  # the border repeats (digits' background)
+    assert constant[1, 0].tolist() == replicate[1, 0].tolist() == [[3, 2, 1], [6, 5, 4], [9, 8, 7]]
+    assert torch.equal(shift_batch(images, None, 1), images)  # no offsets, no flips: unchanged
 
 
 def test_cutout_zeroes_one_square_of_the_normalised_image():

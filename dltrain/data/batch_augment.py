@@ -11,13 +11,15 @@ with the same meaning per image:
 * CutOut: an ``s x s`` square, fully inside the image, of the *normalised*
   image set to 0 (``v2.RandomErasing(value=0)`` after ``Normalize``).
 
-Crop and flip are one ``gather``: each output pixel reads the padded input at
-``(dy + i, dx + j)``, or ``(dy + i, dx + W - 1 - j)`` when flipped, so a batch
-costs a pad, a gather, the fused normalisation and a masked fill, whatever its
-size. Masks (segmentation targets) take the same gather, padded with the
-ignore index. The random parameters of a whole epoch are drawn up front from
-the epoch's generator (``plan``), so an epoch's augmentations are a pure
-function of seed + epoch, on any device, and any batch can be recomputed alone.
+Crop and flip are one ``gather`` (``shift_batch``): each output pixel reads the
+padded input at ``(dy + i, dx + j)``, or ``(dy + i, dx + W - 1 - j)`` when
+flipped, so a batch costs a pad, a gather, the fused normalisation and a masked
+fill, whatever its size. Masks (segmentation targets) take the same gather,
+padded with the ignore index (the semi-supervised views of
+``dltrain/data/perturbation.py`` shift float batches with the same function).
+The random parameters of a whole epoch are drawn up front from the epoch's
+generator (``plan``), so an epoch's augmentations are a pure function of
+seed + epoch, on any device, and any batch can be recomputed alone.
 """
 from __future__ import annotations
 
@@ -32,6 +34,29 @@ from dltrain.errors import UserError
 
 # keys of data.augment that act on whole batches in the task (dltrain/data/mixing.py), not here
 _TASK_KEYS = ("mixup_alpha", "cutmix_alpha", "mix_prob", "mix_switch_prob")
+
+
+def shift_batch(images: torch.Tensor, offsets: torch.Tensor | None, padding: int, pad_mode: str = "constant",
+                fill: float = 0, flips: torch.Tensor | None = None) -> torch.Tensor:
+    """Image b of (B, C, H, W) becomes the H x W window at ``offsets[b] = (dy, dx)`` (each in 0..2 padding) of
+    itself padded by ``padding`` on every side, mirrored left-right where ``flips[b]``; one gather for the batch.
+
+    ``pad_mode`` "constant" pads with ``fill`` (zeros: ``RandomCrop(padding=p)``; the ignore index: masks), or
+    "replicate" repeats the border pixels (background on digits). ``offsets=None``: no shift, flips only.
+    Any dtype (uint8 loader batches, float views), on the images' device.
+    """
+    batch, channels, height, width = images.shape
+    p = padding if offsets is not None else 0
+    rows = torch.arange(height, device=images.device).expand(batch, height)
+    cols = torch.arange(width, device=images.device).expand(batch, width)
+    if flips is not None:
+        cols = torch.where(flips[:, None], cols.flip(1), cols)
+    if offsets is not None:
+        rows, cols = rows + offsets[:, :1], cols + offsets[:, 1:]
+    if p:
+        images = F.pad(images, (p, p, p, p), mode=pad_mode, **({"value": fill} if pad_mode == "constant" else {}))
+    source = (rows[:, :, None] * (width + 2 * p) + cols[:, None, :]).view(batch, 1, height * width)
+    return images.flatten(2).gather(2, source.expand(batch, channels, -1)).view(batch, channels, height, width)
 
 
 class FusedNormalize:
@@ -106,20 +131,10 @@ class BatchAugment:
         """Crop and flip uint8 images (B, C, H, W), and masks (B, H, W) the same way; labels pass through."""
         if plan.offsets is None and plan.flips is None:
             return images, targets
-        batch, channels, height, width = images.shape
-        p = self.padding
-        rows = torch.arange(height, device=images.device).expand(batch, height)
-        cols = torch.arange(width, device=images.device).expand(batch, width)
-        if plan.flips is not None:
-            cols = torch.where(plan.flips[:, None], cols.flip(1), cols)
-        if plan.offsets is not None:
-            rows, cols = rows + plan.offsets[:, :1], cols + plan.offsets[:, 1:]
-        source = (rows[:, :, None] * (width + 2 * p) + cols[:, None, :]).view(batch, 1, height * width)
-        padded = F.pad(images, (p, p, p, p)) if p else images
-        images = padded.flatten(2).gather(2, source.expand(batch, channels, -1)).view(batch, channels, height, width)
+        images = shift_batch(images, plan.offsets, self.padding, flips=plan.flips)
         if targets.dim() == 3:  # a mask per image: the same pixels move
-            padded_mask = F.pad(targets, (p, p, p, p), value=self.mask_fill) if p else targets
-            targets = padded_mask.flatten(1).gather(1, source[:, 0]).view(batch, height, width)
+            targets = shift_batch(targets[:, None], plan.offsets, self.padding, fill=self.mask_fill,
+                                  flips=plan.flips)[:, 0]
         return images, targets
 
     def erase(self, images: torch.Tensor, plan: AugmentPlan) -> torch.Tensor:

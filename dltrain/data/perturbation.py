@@ -7,7 +7,8 @@ ops, on whatever device the batch is. The two perturbations of Laine & Aila (201
 (2017):
 
 * ``random_translate``: shift every image by up to ``max_shift`` pixels in x and y (pad by replicating the
-  border, crop back at a random offset), the "padding + random crop" augmentation.
+  border, crop back at a random offset), the "padding + random crop" augmentation; the crop is the device
+  loader's (``batch_augment.shift_batch``), with the border replicated instead of zeros.
 * ``gaussian_noise``: add N(0, std^2) to every input value (std in units of the normalised input).
 
 Randomness comes from torch's global generator, which the trainer seeds and checkpoints.
@@ -15,21 +16,17 @@ Randomness comes from torch's global generator, which the trainer seeds and chec
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from dltrain.data.batch_augment import shift_batch
 
 
 def random_translate(images: torch.Tensor, max_shift: int) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, H, W), each image shifted by its own (dy, dx) in [-max_shift, max_shift]^2."""
     if max_shift <= 0:
         return images
-    n, _, height, width = images.shape
-    padded = F.pad(images, (max_shift,) * 4, mode="replicate")  # border pixels: background on digits
-    offsets = torch.randint(0, 2 * max_shift + 1, (2, n, 1), device=images.device)
-    rows = offsets[0] + torch.arange(height, device=images.device)  # (N, H): the rows each image keeps
-    cols = offsets[1] + torch.arange(width, device=images.device)   # (N, W)
-    batch = torch.arange(n, device=images.device)[:, None, None]
-    # advanced indexing on dims 0, 2, 3 with the channel slice between them puts the channels last
-    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+    offsets = torch.randint(0, 2 * max_shift + 1, (len(images), 2), device=images.device)
+    # replicated border pixels are background on digits; zeros would be a mean-grey frame in normalised units
+    return shift_batch(images, offsets, max_shift, pad_mode="replicate")
 
 
 def gaussian_noise(images: torch.Tensor, std: float) -> torch.Tensor:

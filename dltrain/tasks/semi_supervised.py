@@ -17,7 +17,11 @@ x'' are two views of the same unlabelled image and
   (``automatic_optimization = False``) so that it knows when a step happened
   (``optim.step`` returns True), which keeps the update exact under gradient
   accumulation. a starts small (min(1 - 1/(t+1), a), t = steps so far) so the
-  teacher forgets its random start quickly.
+  teacher forgets its random start quickly. As in the paper's later runs (0.99
+  during the ramp-up, 0.999 after), ``ema_decay_after_rampup`` can replace a
+  once the consistency weight is at full strength: a teacher that follows fast
+  while the student learns quickly, then averages over more steps (no better
+  on the digits recipe, docs/paradigms.md).
 
 The consistency weight ramps up with the sigmoid-shaped schedule of both
 papers, w(e) = w_max * exp(-5 (1 - min(e / rampup_epochs, 1))^2): early
@@ -142,9 +146,13 @@ class MeanTeacherTask(SemiSupervisedTask):
     distributed_metrics = ("metrics", "student_metrics")  # DDP shards evaluation and reduces these
 
     def __init__(self, model: nn.Module, loss: nn.Module, num_classes: int, ema_decay: float = 0.99,
-                 **options: Any) -> None:
+                 ema_decay_after_rampup: float | None = None, **options: Any) -> None:
         super().__init__(model, loss, num_classes, **options)
-        self.ema_decay = ema_decay
+        for name, decay in (("ema_decay", ema_decay), ("ema_decay_after_rampup", ema_decay_after_rampup)):
+            if decay is not None and not 0 <= decay < 1:
+                raise UserError(f"task.{name}={decay} must be in [0, 1), e.g. 0.99 (the teacher averages over "
+                                "about 1 / (1 - decay) steps).")
+        self.ema_decay, self.ema_decay_after_rampup = ema_decay, ema_decay_after_rampup
         self.teacher = copy.deepcopy(model).requires_grad_(False)
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
         self.student_metrics = ClassificationMetrics(num_classes, top_k=1)
@@ -154,18 +162,30 @@ class MeanTeacherTask(SemiSupervisedTask):
         labeled, unlabeled = self.view(batch["labeled"]), self.view(batch["unlabeled"])
         logits_labeled, logits_student = self.model(torch.cat([labeled, unlabeled])).split(
             [len(labeled), len(unlabeled)])
-        with torch.no_grad():  # the teacher is a target, not trained by gradients; it sees its own view
-            logits_teacher = self.teacher(self.view(batch["unlabeled_2"]))
+        with torch.no_grad():
+            # the teacher is a target, not trained by gradients. It sees its own views of a batch made up as the
+            # student's (labelled + unlabelled images), so BatchNorm normalises both with statistics of the same
+            # mix of images; its outputs on the unlabelled images are the targets.
+            teacher_input = torch.cat([self.view(batch["labeled"]), self.view(batch["unlabeled_2"])])
+            logits_teacher = self.teacher(teacher_input)[len(labeled):]
         supervised = self.supervised_loss(batch, logits_labeled)
         consistency = softmax_consistency(logits_student, logits_teacher)
         loss = supervised + weight * consistency
         optim.backward(loss)
         if optim.step():
             self.ema_steps += 1
-            ema_update(self.teacher, self.model, min(1.0 - 1.0 / (float(self.ema_steps) + 1.0), self.ema_decay))
+            ema_update(self.teacher, self.model, self.current_ema_decay())
         return {"loss": loss.detach(),
                 "log": {"train/ce": supervised.detach(), "train/consistency": consistency.detach(),
                         "train/consistency_weight": weight}}
+
+    def current_ema_decay(self) -> float:
+        """a for this update: ema_decay during the ramp-up (ema_decay_after_rampup after it, when set), never
+        above 1 - 1/(t+1) (t = optimizer steps so far, this one included)."""
+        decay = self.ema_decay
+        if self.ema_decay_after_rampup is not None and float(self.epochs_started) - 1 >= self.rampup_epochs:
+            decay = self.ema_decay_after_rampup
+        return min(1.0 - 1.0 / (float(self.ema_steps) + 1.0), decay)
 
     @contextlib.contextmanager
     def teacher_as_model(self) -> Iterator[None]:
