@@ -17,6 +17,17 @@ def run_dltrain(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Complet
     return subprocess.run([DLTRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def train_here(root: Path, *overrides: str) -> Path:
+    """A run that only sets a test up, trained in this process (a ``dltrain`` process spends seconds importing)
+    into the directory the command would use in ``root``: outputs/<task_name>/<date>_<time>_<id>."""
+    from dltrain import api
+
+    cfg = api.compose(overrides)
+    run_dir = root / "outputs" / cfg.task_name / api.default_run_dir(cfg).name
+    api.train(overrides, run_dir=run_dir)
+    return run_dir
+
+
 def run_dirs(root: Path, task_name: str) -> list[Path]:
     """Single-run directories under outputs/<task_name>/, oldest first."""
     return sorted(p for p in (root / "outputs" / task_name).iterdir() if p.name != "multirun")

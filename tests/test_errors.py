@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from conftest import run_dirs
+from conftest import run_dirs, train_here
 from dltrain import checkpoint
 
 
@@ -50,8 +50,7 @@ def test_offline_dataset_says_where_to_put_the_files(cli):
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(cli):
-    cli("trainer.max_epochs=1", "trainer.log_histograms=false", "optimizer=sgd")
-    (good_run,) = run_dirs(cli.root, "mlp_digits")
+    good_run = train_here(cli.root, "trainer.max_epochs=1", "trainer.log_histograms=false", "optimizer=sgd")
     good = good_run / "checkpoints" / "last.ckpt"
     before = good.read_bytes()
     # resume from the good checkpoint with an absurd learning rate (a new lr wins on resume): the loss explodes
@@ -93,6 +92,6 @@ def test_missing_accelerator_is_a_clear_error(cli):
 
 
 def test_resuming_with_another_optimizer_is_a_clear_error(cli):
-    cli("trainer.max_epochs=1", "trainer.log_histograms=false", "optimizer=adam")
+    train_here(cli.root, "trainer.max_epochs=1", "trainer.log_histograms=false", "optimizer=adam")
     result = cli("ckpt_path=last", "trainer.max_epochs=2", "optimizer=sgd", ok=False)
     assert_clean_error(result, "optimizer state does not fit")

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from conftest import run_dirs
+from conftest import run_dirs, train_here
 from dltrain import checkpoint
 
 # a short deterministic run with a schedule that depends on the run length (cosine) and dropout
@@ -30,9 +30,9 @@ def test_resume_from_epoch_2_ends_exactly_like_the_uninterrupted_run(cli):
 
 
 def test_ckpt_path_last_resumes_the_newest_run_and_can_train_longer(cli):
-    cli("trainer.max_epochs=2", "trainer.log_histograms=false")
+    first = train_here(cli.root, "trainer.max_epochs=2", "trainer.log_histograms=false")
     cli("trainer.max_epochs=3", "ckpt_path=last", "trainer.log_histograms=false")
-    first, second = run_dirs(cli.root, "mlp_digits")
+    (second,) = [d for d in run_dirs(cli.root, "mlp_digits") if d != first]
     state = checkpoint.load(second / "checkpoints" / "last.ckpt")
     assert state["epoch"] == 3  # continued from epoch 2 of the first run
     assert str(first) in (second / "train.log").read_text()
@@ -51,8 +51,7 @@ def test_checkpoint_holds_everything_needed_and_loads_weights_only(cli):
 
 
 def test_eval_mode_reports_test_metrics_with_the_stored_config(cli):
-    cli("trainer.max_epochs=3", "trainer.log_histograms=false")
-    (run_dir,) = run_dirs(cli.root, "mlp_digits")
+    run_dir = train_here(cli.root, "trainer.max_epochs=3", "trainer.log_histograms=false")
     trained = json.loads((run_dir / "results.json").read_text())
     best = run_dir / "checkpoints" / "best.ckpt"
     # the stored config is used: a model override on the command line would not be needed
