@@ -62,6 +62,7 @@ class Trainer:
         enable_checkpointing: bool = True,
         enable_progress_bar: bool = True,
         num_threads: int | None = None,
+        fast_dev_run: int = 0,
         preemption_signals: Iterable[str] = ("SIGTERM", "SIGUSR1"),
         strategy: str = "single",
         backend: str = "auto",
@@ -89,6 +90,10 @@ class Trainer:
         self.compile, self.channels_last, self.deterministic = compile, channels_last, deterministic
         self.log_histograms = log_histograms
         self.enable_checkpointing, self.enable_progress_bar = enable_checkpointing, enable_progress_bar
+        if fast_dev_run:  # trainer=debug: wins over an experiment's epochs and limits, which compose after it
+            self.max_epochs, self.max_steps = 1, -1
+            self.limit_train_batches = self.limit_val_batches = fast_dev_run
+            self.enable_checkpointing, self.log_histograms = False, False
         if num_threads:  # small models on a busy CPU run faster on one thread than on two that wait
             torch.set_num_threads(num_threads)
         self.epoch = 0

@@ -14,7 +14,7 @@ import pytest
 from dltrain import api
 
 AT_CIFAR_SHAPE = ["data=digits", "data.image_size=32", "data.in_channels=3", "data.batch_size=4",
-                  "trainer=debug", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+                  "trainer=debug", "trainer.fast_dev_run=2",
                   "logger=none", "callbacks=none", "test=false"]
 
 RECIPES = {  # experiment: (model target, optimizer, mixes batches)
