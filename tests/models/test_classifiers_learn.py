@@ -1,12 +1,15 @@
-"""Classifiers learn on real offline data (slow: a few epochs each on the digits).
+"""Classifiers learn on real offline data (slow: a few epochs, or part of one, each on the digits).
 
-One learning run per architecture family fits the CI budget; deeper variants of a family
-(resnet34/101/152, vgg13/16/19, vit_tiny/small/base) share the block code trained here, and
-`python scripts/classifier_table.py` trains every config.
+Every image-classifier config is trained here except plain VGG-11/13/16/19 (docs/models.md, "Plain VGG
+at 8 px": torchvision's initialisation leaves their logits at 1e-5 on 1 px maps, so no training recipe
+learns them within this file's budget). `python scripts/classifier_table.py` prints the table of
+docs/models.md (the shared recipe for every config).
 
 The shared recipe (4 epochs, AdamW 2e-3, batch 64, 8 px) is too short or too hot for a few
-architectures; each gets its own training recipe below (the architecture stays the paper's), with
-the reason found in docs/models.md ("Own recipes").
+architectures; each gets its own training recipe in OWN_RECIPES (the architecture stays the paper's),
+with the reason found in docs/models.md ("Own recipes"). The heavy models, the deeper variants among
+them, learn well above chance from one pass over 800 images, so they train that (SHORT_RECIPES,
+measured on two seeds in docs/models.md, "Short recipes"): the CI budget then buys every variant.
 """
 from __future__ import annotations
 
@@ -20,36 +23,70 @@ spec = importlib.util.spec_from_file_location("classifier_table", SCRIPT)
 classifier_table = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(classifier_table)
 
-LEARNERS = ["mlp", "lenet", "googlenet", "inception_v3", "densenet121", "mobilenet_v1", "mobilenet_v2",
-            "resnet18", "resnet50", "resnext50_32x4d", "se_resnet50", "shufflenet_v2", "stn", "spp_net", "vgg11_bn"]
+LEARNERS = ["mlp", "lenet", "googlenet", "mobilenet_v1", "mobilenet_v2", "shufflenet_v2", "stn", "spp_net"]
 
 
 # model: (epochs, overrides of the shared recipe), each with why the shared one fails
 OWN_RECIPES = {
     # 20M parameters, no normalisation: AdamW 2e-3 kills the ReLUs (constant prediction); 3e-4 needs 8 epochs
+    # (0.63 after 5)
     "alexnet": (8, ["optimizer.lr=3e-4"]),
     # no normalisation either, ReLU on the class maps before the average pool: stalls at 1e-3 and above,
     # learns slowly at 5e-4 (0.57 after 8 epochs, 0.87 after 12)
     "nin": (12, ["optimizer.lr=5e-4"]),
     # fast-moving weights under BatchNorm: smaller batches give 4x the steps for the running statistics to settle
-    "efficientnet_b0": (4, ["data.batch_size=16"]),
+    # (2 epochs of them: 0.80 and 0.83 on two seeds)
+    "efficientnet_b0": (2, ["data.batch_size=16"]),
     # BN momentum 0.01 (the reference's, for ImageNet-long runs) leaves the running statistics describing the
     # first weights after 80 steps: evaluation predicts one class; PyTorch's 0.1 fixes it
     "mobilenet_v3_small": (4, ["model.bn_momentum=0.1"]),
     "mobilenet_v3_large": (4, ["model.bn_momentum=0.1"]),
     # patch 1 at 8 px: every token is one grey pixel; 2x2 patches (a 4x4 grid) and a transformer's longer,
-    # warmed-up schedule (0.74 after 10 epochs, 0.82 after 20); the slowest run of this file
+    # warmed-up schedule (0.74 after 10 epochs, 0.82 after 20); the one ViT test with a real grid of tokens
     "vit": (10, ["model.patch_size=2", "optimizer.lr=1e-3", "scheduler.warmup_epochs=1"]),
     # the shared recipe left both on a knife edge (0.55 and 0.68 with one batch order, 0.36 and 0.14 with
-    # another): SqueezeNet's conv head learns steadily at 1e-3 over 8 epochs (0.944), Swin-T at 5e-4 (0.867)
+    # another): SqueezeNet's conv head learns steadily at 1e-3 over 8 epochs (0.944), Swin-T at 5e-4
+    # (0.867 after 4 epochs; 0.79 and 0.81 on two seeds after 2)
     "squeezenet1_1": (8, ["optimizer.lr=1e-3"]),
-    "swin_t": (4, ["optimizer.lr=5e-4"]),
+    "swin_t": (2, ["optimizer.lr=5e-4"]),
+}
+
+# one epoch cut to 50 batches of 16: 800 of the 1,257 training images, 50 optimizer steps
+SHORT = ["data.batch_size=16", "trainer.limit_train_batches=50"]
+# the last BN of each residual branch starts at zero (Goyal et al. 2017; torchvision's option): a deep
+# bottleneck stack starts as the identity and learns in 50 steps (ResNet-152: 0.84 against 0.31 without)
+ZERO_INIT = ["model.zero_init_residual=true"]
+# VGG's 4096-wide FC layers under AdamW 2e-3 move too far per step (VGG-19-BN 0.30 after 50 steps, 0.80 at 5e-4)
+VGG_LR = ["optimizer.lr=5e-4"]
+# ViT presets: 4x4 patches (a 2x2 grid of tokens); the default 1 px patches (65 tokens) cost 12x more
+PATCH_4 = ["model.patch_size=4"]
+
+# model: (epochs, overrides): the heavy models, measured on seeds 42 and 0 (docs/models.md, "Short recipes")
+SHORT_RECIPES = {
+    "resnet9": (1, SHORT),
+    "resnet18": (1, SHORT),
+    "resnet34": (1, SHORT),
+    "resnet50": (1, SHORT + ZERO_INIT),
+    "resnet101": (1, SHORT + ZERO_INIT),
+    "resnet152": (1, SHORT + ZERO_INIT),
+    "resnext50_32x4d": (1, SHORT + ZERO_INIT),
+    "se_resnet50": (1, SHORT),
+    "densenet121": (1, SHORT),
+    "vgg11_bn": (1, SHORT + VGG_LR),
+    "vgg13_bn": (1, SHORT + VGG_LR),
+    "vgg16_bn": (1, SHORT + VGG_LR),
+    "vgg19_bn": (1, ["data.batch_size=16"] + VGG_LR),  # the whole epoch (79 steps): 0.91 against 0.64-0.72
+    # after epoch 1 evaluation is still at chance (val loss 10-44 while the training loss falls); after 2: 0.72, 0.68
+    "inception_v3": (2, []),
+    "vit_tiny": (2, PATCH_4 + ["optimizer.lr=1e-3", "scheduler.warmup_epochs=1"]),
+    "vit_small": (1, SHORT + PATCH_4 + ["optimizer.lr=5e-4", "scheduler.warmup_steps=5"]),
+    "vit_base": (1, SHORT + PATCH_4 + ["optimizer.lr=5e-4", "scheduler.warmup_steps=5"]),
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", LEARNERS + list(OWN_RECIPES))
+@pytest.mark.parametrize("name", LEARNERS + list(OWN_RECIPES) + list(SHORT_RECIPES))
 def test_classifier_learns_the_digits_well_above_chance(name, tmp_path):
-    epochs, overrides = OWN_RECIPES.get(name, (4, []))
+    epochs, overrides = OWN_RECIPES.get(name) or SHORT_RECIPES.get(name) or (4, [])
     row = classifier_table.train_one(name, epochs=epochs, image_size=8, run_dir=tmp_path, overrides=overrides)
     assert row["val_acc"] > 0.5, row  # chance is 0.1 (ten balanced classes)
