@@ -16,7 +16,6 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from dltrain import run
 from dltrain.config import CONFIG_DIR, _run_id
 
 
@@ -39,6 +38,8 @@ def default_run_dir(cfg: DictConfig) -> Path:
 
 def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, Any]:
     """Train as ``dltrain OVERRIDES`` does; returns the contents of results.json."""
+    from dltrain import run  # torch and the data libraries: imported when needed, so compose() stays light
+
     cfg = compose(overrides)
     directory = Path(run_dir) if run_dir else default_run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> d
 
 def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, float]:
     """Test metrics of a checkpoint with the config stored in it (``overrides`` as key=value win)."""
-    from dltrain import checkpoint
+    from dltrain import checkpoint, run
 
     state = checkpoint.load(ckpt_path)
     cfg = OmegaConf.create(state["config"])
