@@ -10,8 +10,8 @@ import pytest
 import torch
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `pytest -n auto` runs one worker per core: one thread each, for this process and the dltrain / torchrun
-    # processes it starts (two threads per worker would make the workers wait on each other's cores)
+    # pytest runs one xdist worker per CPU (pyproject.toml): one thread each, for this process and the dltrain /
+    # torchrun processes it starts (two threads per worker would make the workers wait on each other's cores)
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 

@@ -10,6 +10,9 @@ from dltrain.data.shapes import generate_shapes
 # FCN-32s learns at 128 px (a 4x4 pool5 map; at 64 px its 2x2 map cannot place a shape) and DeepLab-v3 with
 # batch 8 (more optimizer steps): see their experiment configs and docs/segmentation.md.
 MODELS = ["fcn32s", "fcn8s", "unet", "segnet", "pspnet", "deeplabv3", "deeplabv3plus"]
+# two learn the shapes far faster than their experiment's epochs: best val mIoU on seeds 0 / 1 after 4 epochs,
+# U-Net 0.545 / 0.775, DeepLab-v3+ 0.716 / 0.717 (the others fell below the margin when cut: docs/segmentation.md)
+TEST_EPOCHS = {"unet": 4, "deeplabv3plus": 4}
 
 
 def background_only_miou() -> float:
@@ -21,7 +24,8 @@ def background_only_miou() -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_model_learns_the_shapes(name, tmp_path):
-    results = api.train([f"experiment={name}_shapes", "seed=0", "logger=none",
+    epochs = [f"trainer.max_epochs={TEST_EPOCHS[name]}"] if name in TEST_EPOCHS else []
+    results = api.train([f"experiment={name}_shapes", *epochs, "seed=0", "logger=none",
                          "trainer.enable_progress_bar=false", "trainer.num_threads=1"], run_dir=tmp_path)
     baseline = background_only_miou()  # about 0.22
     assert results["best"] > baseline + 0.15, (results["best"], baseline)
