@@ -55,6 +55,25 @@ def make_layers(
     return nn.Sequential(*layers)
 
 
+def he_fan_in_init(features: nn.Sequential, image_size: int) -> None:
+    """He et al.'s forward-preserving initialisation (fan-in), counting only the kernel taps that see data.
+
+    Without BatchNorm nothing rescales the signal, so the initial weights must keep its variance layer after
+    layer. torchvision's He fan-out init does not for VGG's first convolution on a 1-channel image (64x less
+    variance), nor on small maps, where a 3x3 kernel on a 1 px map sees data only at its centre tap (9x less per
+    layer): on 8 px digits the logits start near 1e-5 and no learning rate moves them. With fan-in over the
+    taps that see data VGG-19 learns (docs/models.md); at 32 px and above only the tap count of VGG's last
+    stage (2 px maps at 32 px) differs from plain He fan-in.
+    """
+    size = image_size
+    for layer in features:
+        if isinstance(layer, nn.MaxPool2d):
+            size //= 2
+        elif isinstance(layer, nn.Conv2d):
+            taps = min(size, 3) ** 2  # a 3x3 kernel with padding 1 on an s x s map, s < 3, sees s x s inputs
+            nn.init.normal_(layer.weight, 0, (2 / (layer.in_channels * taps)) ** 0.5)
+
+
 class VGG(nn.Module):
     def __init__(
         self,
@@ -79,6 +98,8 @@ class VGG(nn.Module):
         )
         self.head = nn.Linear(4096, num_classes)  # FC-classes
         kaiming_init(self)  # as torchvision: He for convolutions, N(0, 0.01) for linear layers
+        if not batch_norm:
+            he_fan_in_init(self.features, image_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))
