@@ -6,7 +6,7 @@ docs/models.md (the shared recipe for every config).
 The shared recipe (4 epochs, AdamW 2e-3, batch 64, 8 px) is too short or too hot for a few
 architectures; each gets its own training recipe in OWN_RECIPES (the architecture stays the paper's),
 with the reason found in docs/models.md ("Own recipes"). The heavy models, the deeper variants among
-them, learn well above chance from one pass over 800 images, so they train that (SHORT_RECIPES,
+them, learn well above chance from one pass over 800 images (plain VGG from two epochs), so they train that (SHORT_RECIPES,
 measured on two seeds in docs/models.md, "Short recipes"): the CI budget then buys every variant.
 """
 from __future__ import annotations
@@ -23,6 +23,8 @@ spec.loader.exec_module(classifier_table)
 
 LEARNERS = ["mlp", "lenet", "googlenet", "mobilenet_v1", "mobilenet_v2", "shufflenet_v2", "stn", "spp_net"]
 
+# batches of 16: 4x the optimizer steps of the shared batch 64 per epoch
+BATCH_16 = ["data.batch_size=16"]
 
 # model: (epochs, overrides of the shared recipe), each with why the shared one fails
 OWN_RECIPES = {
@@ -34,7 +36,7 @@ OWN_RECIPES = {
     "nin": (12, ["optimizer.lr=5e-4"]),
     # fast-moving weights under BatchNorm: smaller batches give 4x the steps for the running statistics to settle
     # (2 epochs of them: 0.80 and 0.83 on two seeds)
-    "efficientnet_b0": (2, ["data.batch_size=16"]),
+    "efficientnet_b0": (2, BATCH_16),
     # BN momentum 0.01 (the reference's, for ImageNet-long runs) leaves the running statistics describing the
     # first weights after 80 steps: evaluation predicts one class; PyTorch's 0.1 fixes it
     "mobilenet_v3_small": (4, ["model.bn_momentum=0.1"]),
@@ -50,7 +52,7 @@ OWN_RECIPES = {
 }
 
 # one epoch cut to 50 batches of 16: 800 of the 1,257 training images, 50 optimizer steps
-SHORT = ["data.batch_size=16", "trainer.limit_train_batches=50"]
+SHORT = BATCH_16 + ["trainer.limit_train_batches=50"]
 # the last BN of each residual branch starts at zero (Goyal et al. 2017; torchvision's option): a deep
 # bottleneck stack starts as the identity and learns in 50 steps (ResNet-152: 0.84 against 0.31 without)
 ZERO_INIT = ["model.zero_init_residual=true"]
@@ -73,13 +75,13 @@ SHORT_RECIPES = {
     "vgg11_bn": (1, SHORT + VGG_LR),
     "vgg13_bn": (1, SHORT + VGG_LR),
     "vgg16_bn": (1, SHORT + VGG_LR),
-    "vgg19_bn": (1, ["data.batch_size=16"] + VGG_LR),  # the whole epoch (79 steps): 0.91 against 0.64-0.72
+    "vgg19_bn": (1, BATCH_16 + VGG_LR),  # the whole epoch (79 steps): 0.91 against 0.64-0.72
     # plain VGG (no BN), with its fan-in init over the taps that see data (vgg.he_fan_in_init): two epochs of 16
     # (seeds 42 / 0: VGG-16 0.907 / 0.889, VGG-19 0.741 / 0.663)
-    "vgg11": (2, ["data.batch_size=16"] + VGG_LR),
-    "vgg13": (2, ["data.batch_size=16"] + VGG_LR),
-    "vgg16": (2, ["data.batch_size=16"] + VGG_LR),
-    "vgg19": (2, ["data.batch_size=16"] + VGG_LR),
+    "vgg11": (2, BATCH_16 + VGG_LR),
+    "vgg13": (2, BATCH_16 + VGG_LR),
+    "vgg16": (2, BATCH_16 + VGG_LR),
+    "vgg19": (2, BATCH_16 + VGG_LR),
     # after epoch 1 evaluation is still at chance (val loss 10-44 while the training loss falls); after 2: 0.72, 0.68
     "inception_v3": (2, []),
     "vit_tiny": (2, PATCH_4 + ["optimizer.lr=1e-3", "scheduler.warmup_epochs=1"]),
