@@ -22,7 +22,7 @@ log = logging.getLogger("dltrain")
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _run(cfg: DictConfig) -> float | None:
-    from dltrain import run  # imported here so `dltrain --help` stays fast
+    from dltrain import run, sweep  # imported here so `dltrain --help` stays fast
     from dltrain.preemption import PREEMPTED_EXIT_CODE, Preempted
 
     hydra_cfg = HydraConfig.get()
@@ -50,6 +50,9 @@ def _run(cfg: DictConfig) -> float | None:
             return metrics.get(eval_cfg.task.monitor.replace("val/", "test/"))
         raise UserError(f"mode={cfg.mode} is not one of train, eval, predict.")
     except Preempted as preempted:  # SIGTERM / SIGUSR1: last.ckpt is written; exit "try again later"
+        if sweep.job_reports_back(hydra_cfg):  # a SLURM / joblib sweep job: the sweep collects its other jobs
+            sweep.record_preemption(run_dir, str(preempted), preempted.checkpoint)
+            return None
         print(f"dltrain: {preempted}; run again with ckpt_path=last to continue", file=sys.stderr)
         sys.exit(PREEMPTED_EXIT_CODE)
     except Exception as error:

@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dltrain.callbacks import Callback
@@ -33,7 +34,11 @@ PREEMPTED_EXIT_CODE = 75  # sysexits.h EX_TEMPFAIL: a temporary failure, the job
 
 
 class Preempted(Exception):
-    """Raised by the trainer after the preemption checkpoint is written."""
+    """Raised by the trainer after the preemption checkpoint is written (``checkpoint``: its path, or None)."""
+
+    def __init__(self, message: str, checkpoint: Path | None) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
 
 
 class Preemption:

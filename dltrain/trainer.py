@@ -347,7 +347,7 @@ class Trainer:
         saved = f"saved {path} at {where} (step {self.global_step})" if self.enable_checkpointing else \
             "no checkpoint saved (trainer.enable_checkpointing=false)"
         log.warning("%s received: %s; resume with ckpt_path=last", self.preemption.received or "a signal", saved)
-        raise Preempted(f"preempted at step {self.global_step}; {saved}")
+        raise Preempted(f"preempted at step {self.global_step}; {saved}", path if self.enable_checkpointing else None)
 
     def restore(self, ckpt_path: str | Path, task: Task, total_steps: int) -> int:
         """Load a checkpoint for an exact resume; returns the epoch to start from."""

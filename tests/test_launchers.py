@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import shlex
 import shutil
 
 import pytest
@@ -10,11 +12,15 @@ import submitit
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
+from conftest import run_dirs
 from dltrain.config import CONFIG_DIR
 from dltrain.job_devices import AssignJobDevice, job_device_index
+from dltrain.preemption import PREEMPTED_EXIT_CODE
+from dltrain.sweep import job_reports_back
 
 
 def test_job_devices_go_round_robin_over_the_gpus():
@@ -63,6 +69,38 @@ def test_joblib_multirun_runs_two_jobs_in_parallel_and_writes_the_summary(cli):
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
     assert [row["overrides"].split()[0] for row in rows] == ["optimizer=sgd", "optimizer=adam"]
     assert all(0.1 < float(row["test/acc"]) <= 1.0 and row["best_epoch"] == "1" for row in rows)
+
+
+@pytest.mark.parametrize("mode, launcher, reports_back", [
+    (RunMode.MULTIRUN, "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", True),
+    (RunMode.MULTIRUN, "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", True),
+    (RunMode.MULTIRUN, "hydra._internal.core_plugins.basic_launcher.BasicLauncher", False),  # the sweep's own process
+    (RunMode.RUN, "hydra._internal.core_plugins.basic_launcher.BasicLauncher", False),
+])
+def test_only_jobs_in_processes_of_their_own_return_from_a_preemption(mode, launcher, reports_back):
+    hydra_cfg = OmegaConf.create({"mode": mode, "launcher": {"_target_": launcher}})
+    assert job_reports_back(hydra_cfg) is reports_back
+
+
+def test_a_preempted_sweep_job_is_summarised_with_the_command_that_resumes_it_exactly(cli):
+    # submitit's local executor runs each job as a SLURM node does (a process of its own, pickled in and out);
+    # job 0 gets the SIGUSR1 that slurm.yaml asks SLURM to send before the time limit, job 1 is never signalled
+    result = cli("-m", "hydra/launcher=submitit_local", "trainer.max_epochs=2", "trainer.log_histograms=false",
+                 "logger=none", "+callbacks.kill._target_=dltrain.preemption.SignalAtStep",
+                 "+callbacks.kill.signal=SIGUSR1", "+callbacks.kill.step=5,1000000", ok=False)
+    assert result.returncode == PREEMPTED_EXIT_CODE and "Traceback" not in result.stderr, result.stderr[-3000:]
+    (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
+    preempted, finished = csv.DictReader((sweep / "summary.csv").open())
+    assert preempted["status"] == "preempted" and finished["status"] == "" and finished["best_epoch"] == "2"
+    assert preempted["resume"] in result.stdout  # also said on the console
+    assert (sweep / "0" / "checkpoints" / "last.ckpt").exists() and not (sweep / "0" / "results.json").exists()
+
+    cli(*shlex.split(preempted["resume"])[1:])  # the printed command, as a user pastes it
+    (resumed,) = run_dirs(cli.root, "mlp_digits")
+    resumed_results = json.loads((resumed / "results.json").read_text())
+    uninterrupted = json.loads((sweep / "1" / "results.json").read_text())
+    assert resumed_results["final"]["val/loss"] == uninterrupted["final"]["val/loss"]
+    assert resumed_results["test"] == uninterrupted["test"]
 
 
 def test_slurm_launcher_config_builds_the_sbatch_array_it_documents(monkeypatch, tmp_path):
