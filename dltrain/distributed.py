@@ -60,6 +60,10 @@ def connect(strategy: str, backend: str, device: torch.device, **ddp_options: An
     if device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
+    if ddp_options.get("sync_batchnorm") and device.type != "cuda":  # before any process joins a group
+        raise UserError(f"trainer.sync_batchnorm=true needs CUDA devices (PyTorch's SyncBatchNorm runs on CUDA "
+                        f"only), and this run trains on {device.type}; leave it false (each process then "
+                        "normalises with the statistics of its own part of the batch).")
     if backend == "auto":
         backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
@@ -134,9 +138,6 @@ class DDPProcesses(SingleProcess):
                 "a single process (trainer=default)."
             )
         if self.sync_batchnorm:
-            if self.device.type == "cpu":
-                raise UserError("trainer.sync_batchnorm=true needs CUDA devices (PyTorch's SyncBatchNorm has no CPU "
-                                "kernel); on the CPU leave it false.")
             task.model = nn.SyncBatchNorm.convert_sync_batchnorm(task.model)  # same parameters, same state_dict keys
         ddp = nn.parallel.DistributedDataParallel(
             _TrainingStep(task), device_ids=[self.device.index] if self.device.type == "cuda" else None,

@@ -165,6 +165,14 @@ def test_ddp_outside_torchrun_and_torchrun_without_ddp_say_what_to_do(monkeypatc
         distributed.connect("single", "auto", torch.device("cpu"))
 
 
+def test_sync_batchnorm_on_the_cpu_stops_before_the_processes_connect(monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets them; the check comes before init_process_group
+    with pytest.raises(UserError, match="sync_batchnorm=true needs CUDA devices.*leave it false"):
+        distributed.connect("ddp", "auto", torch.device("cpu"), sync_batchnorm=True)
+    assert not dist.is_initialized()
+
+
 def _reduce_on_rank(rank: int, port: int, results) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     torch.manual_seed(0)
