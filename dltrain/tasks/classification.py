@@ -14,6 +14,10 @@ in training; their auxiliary losses are added with that weight.
 MixUp / CutMix (``data.augment.mixup_alpha``, ``cutmix_alpha``; dltrain/data/mixing.py) mix each training
 batch and turn its targets into class probabilities (N, C); every loss above accepts those soft targets
 (cross-entropy keeps its label smoothing). Validation and test batches are never mixed.
+
+Test-time flip (``task.test_time_flip=true``, as in the CIFAR-10 speed records): every evaluation (validation,
+test, ``mode=eval``, ``mode=predict``) scores the mean of the logits of each image and its mirror image. It
+pays off for models trained with ``data.augment.horizontal_flip``, which have seen both orientations.
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ class ClassificationTask(Task):
         cutmix_alpha: float = 0.0,
         mix_prob: float = 1.0,
         mix_switch_prob: float = 0.5,
+        test_time_flip: bool = False,
     ) -> None:
         super().__init__(model, name, monitor, monitor_mode)
         self.loss_fn = loss
@@ -55,6 +60,7 @@ class ClassificationTask(Task):
         self.mixer = BatchMixer(num_classes, mixup_alpha, cutmix_alpha, mix_prob, mix_switch_prob)
         self.metrics = ClassificationMetrics(num_classes, top_k)
         self.num_sample_images = num_sample_images
+        self.test_time_flip = test_time_flip
         self._samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -82,9 +88,16 @@ class ClassificationTask(Task):
             return {"loss": loss + output["aux_weight"] * aux_loss, "log": {"train/aux_loss": aux_loss}}
         return {"loss": self.loss(output, target)}
 
+    def evaluation_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """The logits an evaluation scores: the model's, or with test_time_flip the mean over both mirror images."""
+        logits = self.model(images).float()
+        if self.test_time_flip:
+            logits = (logits + self.model(images.flip(-1)).float()) / 2
+        return logits
+
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         images, target = batch
-        logits = self.model(images).float()
+        logits = self.evaluation_logits(images)
         self.metrics.update(logits, target, self.loss(logits, target))
         if batch_idx == 0:  # the first batch is the same every epoch: predictions can be compared
             n = self.num_sample_images
@@ -114,9 +127,14 @@ class ClassificationTask(Task):
                 f"MixUp / CutMix mix images, and {type(data).__name__} is not an image dataset; set "
                 "data.augment.mixup_alpha=0 and data.augment.cutmix_alpha=0."
             )
+        if self.test_time_flip and getattr(data, "image_size", None) is None:
+            raise UserError(
+                f"task.test_time_flip=true averages each image with its mirror image, and {type(data).__name__} "
+                "is not an image dataset; leave task.test_time_flip=false."
+            )
 
     def predict_step(self, batch: ImageBatch, options: Any) -> list[Prediction]:
-        probabilities = self.model(batch.normalised).float().softmax(dim=1)
+        probabilities = self.evaluation_logits(batch.normalised).softmax(dim=1)
         top = probabilities.topk(min(options.top_k, self.num_classes), dim=1)
         return [Prediction(name, {**batch.describe(index),
                                   "top_k": [{"class": int(c), "probability": round(float(p), 6)}
