@@ -19,8 +19,10 @@ the usual estimate; forward counted by torch.utils.flop_counter, as the run
 summary does) x images/s / the device's peak. The peak is ``--peak-tflops``;
 on CUDA it defaults to the dense bf16 figure of the GPU when the name is known
 (H100 / H200 SXM 989, A100 312). Every row is measured against that bf16 peak,
-so an fp32 row shows how far it stays from what bf16 could do. CPU rows print
-no MFU unless a peak is given.
+so an fp32 row shows how far it stays from what bf16 could do. On the CPU, with
+no ``--peak-tflops``, the peak is measured: the best fp32 rate of 2048 x 2048
+matrix products per CPU second (what the CPU's BLAS reaches on one core), so MFU
+there says how much of the attainable compute a training step uses.
 """
 from __future__ import annotations
 
@@ -94,11 +96,26 @@ def measure(model: str, switches: list[str], args, images, labels, run_dir: Path
     return args.steps * args.batch_size / timer.seconds, trainer.model_facts["flops_per_sample"]
 
 
-def peak_tflops(args) -> float | None:
-    if args.peak_tflops or args.device != "cuda":
-        return args.peak_tflops
+def peak_tflops(args) -> tuple[float | None, str]:
+    """The peak MFU is measured against, and what it is."""
+    if args.peak_tflops:
+        return args.peak_tflops, "given"
+    if args.device == "cpu":
+        return measured_matmul_tflops(), "measured fp32 matmul"
     name = torch.cuda.get_device_name()
-    return next((peak for key, peak in KNOWN_BF16_PEAK_TFLOPS.items() if key in name), None)
+    return next((peak for key, peak in KNOWN_BF16_PEAK_TFLOPS.items() if key in name), None), "bf16"
+
+
+def measured_matmul_tflops(size: int = 2048, repeats: int = 10) -> float:
+    """Best fp32 TFLOP/s of ``size`` x ``size`` matrix products over ``repeats`` (CPU seconds, as the rows)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up: thread pool and BLAS start-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        a @ b
+        best = min(best, time.process_time() - started)  # CPU seconds of all threads: a per-core rate, as the rows
+    return 2 * size**3 / best / 1e12
 
 
 def main() -> None:
@@ -118,8 +135,8 @@ def main() -> None:
 
     precisions = args.precisions or (["bf16", "32"] if args.device == "cuda" else ["32"])
     images, labels = synthetic_cifar()
-    peak = peak_tflops(args)
-    print(f"| model | switches | images/s | fwd GFLOPs / image | MFU (of {peak or '-'} TFLOPS bf16) |")
+    peak, kind = peak_tflops(args)
+    print(f"| model | switches | images/s | fwd GFLOPs / image | MFU (of {f'{peak:.3g}' if peak else '-'} TFLOPS, {kind}) |")
     print("|---|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
