@@ -201,7 +201,7 @@ class MeanTeacherTask(SemiSupervisedTask):
         with self.teacher_as_model():  # the teacher is the model Mean Teacher reports
             super().validation_step(batch, batch_idx)
         images, target = batch
-        logits = self.model(images).float()
+        logits = self.evaluation_logits(images)  # the student's, scored as the teacher's (test-time flip too)
         self.student_metrics.update(logits, target, self.loss(logits, target))
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
