@@ -53,11 +53,13 @@ class Shards:
         self.rank, self.world_size, self.shard_eval = rank, world_size, shard_eval
 
     def loader_options(self, dataset: Any, shuffle: bool = False, generator: torch.Generator | None = None,
-                       **options: Any) -> dict[str, Any]:
-        """DataLoader keyword arguments with ``shuffle`` replaced by this rank's ``sampler``."""
+                       train: bool = False, **options: Any) -> dict[str, Any]:
+        """DataLoader keyword arguments with ``shuffle`` replaced by this rank's ``sampler``. Training loaders
+        are ``shuffle=True``, or ``train=True`` for a dataset already in the epoch's order (pre-made batches):
+        both are padded, so every rank gets the same number of batches."""
         size = len(dataset)
-        if shuffle:  # training: the generator stays on the loader too, so worker seeds are still seed + epoch
-            sampler = ShardSampler(size, self.rank, self.world_size, generator, pad=True)
+        if shuffle or train:  # the generator stays on the loader too, so worker seeds are still seed + epoch
+            sampler = ShardSampler(size, self.rank, self.world_size, generator if shuffle else None, pad=True)
             return {**options, "sampler": sampler, "generator": generator}
         if self.shard_eval and size >= self.world_size:
             return {**options, "sampler": ShardSampler(size, self.rank, self.world_size, pad=False)}

@@ -117,12 +117,14 @@ class DataModule:
             self._on_device = OnDevice(self.device, self.device_recipe(), type(self).__name__)
         return self._on_device
 
-    def _loader(self, dataset: Dataset | None, batch_size: int | None, **kwargs: Any) -> DataLoader:
-        """A DataLoader with this module's tuning options (and this rank's sampler under DDP)."""
+    def _loader(self, dataset: Dataset | None, batch_size: int | None, train: bool = False,
+                **kwargs: Any) -> DataLoader:
+        """A DataLoader with this module's tuning options (and this rank's sampler under DDP). ``train``: a
+        training loader over a dataset already in the epoch's order (``shuffle=True`` says so for the others)."""
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before its loaders are built")
         if self.shards is not None:
-            kwargs = self.shards.loader_options(dataset, **kwargs)
+            kwargs = self.shards.loader_options(dataset, train=train, **kwargs)
         workers = self.num_workers
         return DataLoader(
             dataset,

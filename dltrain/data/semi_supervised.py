@@ -121,8 +121,9 @@ class SemiSupervisedData(DataModule):
         order = torch.cat([torch.randperm(len(self.labeled_index), generator=generator) for _ in range(repeats)])
         labeled_order = [self.labeled_index[i] for i in order.tolist()]
         labeled = [labeled_order[k * self.batch_size:(k + 1) * self.batch_size] for k in range(len(unlabeled))]
-        # batch_size=None: the dataset's items are whole batches already
-        return self._loader(TwoStreamBatches(self.train_dataset, unlabeled, labeled), None, shuffle=False)
+        # batch_size=None: the dataset's items are whole batches already, in this epoch's order (under DDP
+        # each rank takes every world-th batch, padded: the ranks step together)
+        return self._loader(TwoStreamBatches(self.train_dataset, unlabeled, labeled), None, shuffle=False, train=True)
 
     @property
     def is_semi_supervised(self) -> bool:

@@ -14,6 +14,7 @@ from dltrain.data.perturbation import gaussian_noise, perturb, random_translate
 from dltrain.data.semi_supervised import stratified_subset
 from dltrain.errors import UserError
 from dltrain.models.classification.mlp import MLP
+from dltrain.sharding import Shards, is_sharded
 from dltrain.tasks.semi_supervised import (MeanTeacherTask, PiModelTask, ema_update, sigmoid_rampup,
                                            softmax_consistency)
 
@@ -84,6 +85,22 @@ def test_unlabelled_batches_can_be_bigger_and_cover_the_training_split_once_per_
     labelled_images = train.images[data.labeled_index].flatten(1)
     for image in torch.cat([b["labeled"] for b in batches]).flatten(1)[:50]:  # labelled stream: labelled subset only
         assert (labelled_images == image).all(1).any()
+
+
+def test_under_ddp_the_ranks_take_turns_with_the_batches_and_get_as_many_each():
+    """The pre-made batches are one training set: sharded with padding, or a rank with one batch more waits for
+    the others in an all-reduce for ever (Pi-model under trainer=ddp hung so)."""
+    data = instantiate(api.compose(["data=digits_semi", "data.batch_size=4", "data.unlabeled_batch_size=100",
+                                    "data.base.augment.random_crop_padding=0"]).data)
+    data.setup()
+    single = [b["unlabeled"] for b in data.train_dataloader(3)]
+    assert len(single) % 2 == 1  # 13 batches: one rank would get one more without padding
+    for rank in (0, 1):
+        data.shards = Shards(rank, world_size=2, shard_eval=True)
+        loader = data.train_dataloader(3)
+        assert is_sharded(loader) and len(loader) == (len(single) + 1) // 2
+        padded = (single + single)[rank:len(single) + 1:2]  # DistributedSampler's padding repeats the first
+        assert all(torch.equal(b["unlabeled"], expected) for b, expected in zip(loader, padded, strict=True))
 
 
 def test_random_translate_shifts_each_image_by_its_own_offset():
