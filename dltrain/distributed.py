@@ -72,6 +72,13 @@ def connect(strategy: str, backend: str, device: torch.device, **ddp_options: An
     return DDPProcesses(local_rank, device, **ddp_options), device
 
 
+def _by_dtype(tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+    groups: dict[torch.dtype, list[torch.Tensor]] = {}
+    for tensor in tensors:
+        groups.setdefault(tensor.dtype, []).append(tensor)
+    return list(groups.values())
+
+
 def _destroy() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -85,7 +92,10 @@ class SingleProcess:
     def shard(self, data: Any, task: nn.Module) -> None: ...
 
     def training_step(self, task: nn.Module, optim: Any) -> Callable:
-        return task.training_step
+        """``step(batch, batch_idx)`` for the trainer's loop; a task that steps its optimizers gets ``optim``."""
+        if task.automatic_optimization:
+            return task.training_step
+        return lambda batch, batch_idx: task.training_step(batch, batch_idx, optim)
 
     def mean(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor
@@ -130,15 +140,15 @@ class DDPProcesses(SingleProcess):
             )
 
     def training_step(self, task: nn.Module, optim: Any) -> Callable:
-        """The task's training step inside DistributedDataParallel (gradients averaged over ranks in backward)."""
-        if not task.automatic_optimization:
-            raise UserError(
-                f"{type(task).__name__} steps its optimizers itself (GANs, style transfer, Mean Teacher), which "
-                "DistributedDataParallel's one-backward-per-forward gradient sync does not cover; train it with "
-                "a single process (trainer=default)."
-            )
+        """The task's training step with gradients averaged over ranks: inside DistributedDataParallel, or, for
+        a task that steps its optimizers itself, by ``optim`` just before each optimizer steps."""
+        if not task.data_parallel:
+            raise UserError(f"{type(task).__name__} trains on one sample (the image it optimises): there is "
+                            "nothing to split over processes; train it with a single process (trainer=default).")
         if self.sync_batchnorm:
-            task.model = nn.SyncBatchNorm.convert_sync_batchnorm(task.model)  # same parameters, same state_dict keys
+            nn.SyncBatchNorm.convert_sync_batchnorm(task)  # in place: same parameters, same state_dict keys
+        if not task.automatic_optimization:
+            return self._manual_training_step(task, optim)
         ddp = nn.parallel.DistributedDataParallel(
             _TrainingStep(task), device_ids=[self.device.index] if self.device.type == "cuda" else None,
             find_unused_parameters=self.find_unused_parameters,
@@ -151,6 +161,44 @@ class DDPProcesses(SingleProcess):
             return ddp(batch, batch_idx)
 
         return step
+
+    def _manual_training_step(self, task: nn.Module, optim: Any) -> Callable:
+        """GANs, CycleGAN / pix2pix, Mean Teacher: several optimizers, several forwards and backwards per step,
+        gradient penalties (double backward). DistributedDataParallel's one-backward-per-forward hooks do not fit
+        these, so this does what it does in the open: start every rank from rank 0's weights, use rank 0's
+        buffers (BatchNorm statistics) in every step, and average each optimizer's gradients over the ranks, in
+        one all-reduce, when it steps. The ranks then take identical steps, as under DDP (without DDP's overlap
+        of the all-reduce with backward). A gradient the task did not compute on any rank stays None (the ranks
+        run the same code, so they agree on which)."""
+        self._broadcast(list(task.parameters()) + list(task.buffers()))
+        optim.reduce_gradients = self._average
+        buffers = list(task.buffers())
+
+        def step(batch: Any, batch_idx: int) -> Any:
+            self._broadcast(buffers)
+            self._exchange_preemption_flag()
+            return task.training_step(batch, batch_idx, optim)
+
+        return step
+
+    def _average(self, gradients: list[torch.Tensor]) -> None:
+        """Each gradient becomes its mean over the ranks: one all-reduce per dtype."""
+        with torch.no_grad():
+            for same_dtype in _by_dtype(gradients):
+                flat = torch.cat([g.reshape(-1) for g in same_dtype])
+                dist.all_reduce(flat)
+                flat /= self.world_size
+                for gradient, mean in zip(same_dtype, flat.split([g.numel() for g in same_dtype])):
+                    gradient.copy_(mean.view_as(gradient))
+
+    def _broadcast(self, tensors: list[torch.Tensor]) -> None:
+        """Rank 0's values of ``tensors`` on every rank: one broadcast per dtype."""
+        with torch.no_grad():
+            for same_dtype in _by_dtype(tensors):
+                flat = torch.cat([t.reshape(-1) for t in same_dtype])
+                dist.broadcast(flat, src=0)
+                for tensor, value in zip(same_dtype, flat.split([t.numel() for t in same_dtype])):
+                    tensor.copy_(value.view_as(tensor))
 
     # ----------------------------------------------------------------- reductions
     def mean(self, tensor: torch.Tensor) -> torch.Tensor:

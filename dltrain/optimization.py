@@ -40,6 +40,10 @@ def parameter_groups(
     return groups
 
 
+def _parameters(optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
 class Optimization:
     def __init__(
         self,
@@ -62,6 +66,9 @@ class Optimization:
         self.clip_algorithm = gradient_clip_algorithm
         self.is_boundary = True  # set by the trainer: does this micro-batch end an accumulation window?
         self.is_window_start = True
+        # DDP for tasks that step their optimizers themselves: averages an optimizer's gradients over the ranks
+        # just before it steps (distributed.py); None in a single process
+        self.reduce_gradients: Callable[[list[torch.Tensor]], None] | None = None
         self._stepped = False
 
     @classmethod
@@ -105,9 +112,11 @@ class Optimization:
         if not self.is_boundary:
             return False
         optimizer = self.optimizers[name]
+        if self.reduce_gradients is not None:  # before unscaling: an fp16 overflow on one rank skips the step on all
+            self.reduce_gradients([p.grad for p in _parameters(optimizer) if p.grad is not None])
         if self.clip_val:
             self.scaler.unscale_(optimizer)
-            params = [p for group in optimizer.param_groups for p in group["params"]]
+            params = _parameters(optimizer)
             if self.clip_algorithm == "value":
                 torch.nn.utils.clip_grad_value_(params, self.clip_val)
             else:

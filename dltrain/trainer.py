@@ -105,7 +105,7 @@ class Trainer:
         self.preemption = Preemption(preemption_signals)
         self.resumed_from: Path | None = None
         self._resume_position: dict[str, Any] | None = None  # set by restore() from a mid-epoch checkpoint
-        self._training_step: Callable = None  # the task's training_step, inside DDP when distributed
+        self._training_step: Callable = None  # (batch, batch_idx) -> the task's step output; DDP's when distributed
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -118,7 +118,7 @@ class Trainer:
         ckpt_path: str | Path | None = None,
     ) -> dict[str, float]:
         # training starts from a known RNG state, whatever building the model drew; under DDP each rank draws
-        # its own dropout / augmentation (the initial weights are rank 0's, broadcast when DDP wraps the task)
+        # its own dropout / augmentation (the initial weights are rank 0's, broadcast when the distributed step is built)
         seed_everything(self.seed + self.dist.rank)
         set_determinism(self.deterministic)
         self.loggers.setup(self.run_dir)
@@ -187,10 +187,7 @@ class Trainer:
             self.optim.is_boundary = window_position == self.accumulate_grad_batches - 1 or batch_idx == limit - 1
 
             with self.optim.autocast():
-                if task.automatic_optimization:
-                    output = self._training_step(batch, batch_idx)
-                else:
-                    output = task.training_step(batch, batch_idx, self.optim)
+                output = self._training_step(batch, batch_idx)
             loss, extra_logs = _unpack(output)
             if task.automatic_optimization:
                 self.optim.backward(loss)

@@ -10,7 +10,8 @@ image being optimised in style transfer). It says:
 * ``training_step(batch, batch_idx)`` — the loss of a batch. With
   ``automatic_optimization = False`` the task receives the trainer's
   ``Optimization`` and calls ``optim.backward(loss)`` / ``optim.step(name)``
-  itself, so precision, accumulation and clipping stay in one place.
+  itself, so precision, accumulation, clipping and (under ``trainer=ddp``) the averaging of gradients over
+  processes stay in one place. ``data_parallel = False`` says there is nothing to split over processes.
 * ``validation_step(batch, batch_idx)`` — update metrics with a batch.
 * ``compute_metrics(prefix)`` — the metrics of the whole pass, then reset.
 * ``log_visuals(logger, step, prefix)`` — images / figures at validation end.
@@ -79,6 +80,7 @@ class Prediction:
 
 class Task(nn.Module):
     automatic_optimization = True
+    data_parallel = True  # False: nothing to split over DDP processes (style transfer optimises one image)
     predict_inputs: str | None = None  # "required" | "optional" | "unused"; None: no mode=predict
 
     def __init__(self, model: nn.Module, name: str, monitor: str, monitor_mode: str = "max") -> None:

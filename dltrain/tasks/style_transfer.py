@@ -177,6 +177,7 @@ class SynthesisedImage(nn.Module):
 
 class StyleTransferTask(Task):
     automatic_optimization = False
+    data_parallel = False  # one image is the whole training set
     predict_inputs = "unused"  # mode=predict writes the checkpoint's image
 
     def __init__(self, model: nn.Module | None = None, loss: nn.Module | None = None, name: str = "style_transfer",
