@@ -72,11 +72,18 @@ def connect(strategy: str, backend: str, device: torch.device, **ddp_options: An
     return DDPProcesses(local_rank, device, **ddp_options), device
 
 
-def _by_dtype(tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
-    groups: dict[torch.dtype, list[torch.Tensor]] = {}
+def _flat_in_place(tensors: list[torch.Tensor], collective: Callable[[torch.Tensor], None]) -> None:
+    """Run ``collective`` on all of ``tensors`` at once (one flat tensor per dtype: one message, not one per
+    tensor) and write its result back into them."""
+    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
     for tensor in tensors:
-        groups.setdefault(tensor.dtype, []).append(tensor)
-    return list(groups.values())
+        by_dtype.setdefault(tensor.dtype, []).append(tensor)
+    with torch.no_grad():
+        for same_dtype in by_dtype.values():
+            flat = torch.cat([t.reshape(-1) for t in same_dtype])
+            collective(flat)
+            for tensor, value in zip(same_dtype, flat.split([t.numel() for t in same_dtype])):
+                tensor.copy_(value.view_as(tensor))
 
 
 def _destroy() -> None:
@@ -170,9 +177,9 @@ class DDPProcesses(SingleProcess):
         one all-reduce, when it steps. The ranks then take identical steps, as under DDP (without DDP's overlap
         of the all-reduce with backward). A gradient the task did not compute on any rank stays None (the ranks
         run the same code, so they agree on which)."""
-        self._broadcast(list(task.parameters()) + list(task.buffers()))
-        optim.reduce_gradients = self._average
         buffers = list(task.buffers())
+        self._broadcast(list(task.parameters()) + buffers)
+        optim.reduce_gradients = self._average
 
         def step(batch: Any, batch_idx: int) -> Any:
             self._broadcast(buffers)
@@ -182,23 +189,16 @@ class DDPProcesses(SingleProcess):
         return step
 
     def _average(self, gradients: list[torch.Tensor]) -> None:
-        """Each gradient becomes its mean over the ranks: one all-reduce per dtype."""
-        with torch.no_grad():
-            for same_dtype in _by_dtype(gradients):
-                flat = torch.cat([g.reshape(-1) for g in same_dtype])
-                dist.all_reduce(flat)
-                flat /= self.world_size
-                for gradient, mean in zip(same_dtype, flat.split([g.numel() for g in same_dtype])):
-                    gradient.copy_(mean.view_as(gradient))
+        """Each gradient becomes its mean over the ranks."""
+        def mean(flat: torch.Tensor) -> None:
+            dist.all_reduce(flat)
+            flat /= self.world_size
+
+        _flat_in_place(gradients, mean)
 
     def _broadcast(self, tensors: list[torch.Tensor]) -> None:
-        """Rank 0's values of ``tensors`` on every rank: one broadcast per dtype."""
-        with torch.no_grad():
-            for same_dtype in _by_dtype(tensors):
-                flat = torch.cat([t.reshape(-1) for t in same_dtype])
-                dist.broadcast(flat, src=0)
-                for tensor, value in zip(same_dtype, flat.split([t.numel() for t in same_dtype])):
-                    tensor.copy_(value.view_as(tensor))
+        """Rank 0's values of ``tensors`` on every rank."""
+        _flat_in_place(tensors, lambda flat: dist.broadcast(flat, src=0))
 
     # ----------------------------------------------------------------- reductions
     def mean(self, tensor: torch.Tensor) -> torch.Tensor:
