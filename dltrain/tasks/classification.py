@@ -122,12 +122,13 @@ class ClassificationTask(Task):
                 f"The classification task needs a data config with num_classes, and {type(data).__name__} "
                 "has none; pick a classification dataset (data=digits, mnist, cifar10, ...)."
             )
-        if self.mixer.enabled and getattr(data, "image_size", None) is None:
+        images = getattr(data, "image_size", None) is not None
+        if self.mixer.enabled and not images:
             raise UserError(
                 f"MixUp / CutMix mix images, and {type(data).__name__} is not an image dataset; set "
                 "data.augment.mixup_alpha=0 and data.augment.cutmix_alpha=0."
             )
-        if self.test_time_flip and getattr(data, "image_size", None) is None:
+        if self.test_time_flip and not images:
             raise UserError(
                 f"task.test_time_flip=true averages each image with its mirror image, and {type(data).__name__} "
                 "is not an image dataset; leave task.test_time_flip=false."
