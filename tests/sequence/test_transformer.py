@@ -67,3 +67,5 @@ def test_transformer_lm_config_builds_on_the_language_model_data():
     model = instantiate(cfg.model)
     assert cfg.task._target_.endswith("LanguageModelTask")
     assert model(torch.zeros(2, cfg.data.seq_len, dtype=torch.long)).shape == (2, cfg.data.seq_len, cfg.data.vocab_size)
+    # the recipe's model as a user names it: model=transformer_lm brings the language-model task itself
+    assert api.compose(["model=transformer_lm", "data=python_chars"]).task._target_ == cfg.task._target_
