@@ -16,7 +16,7 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from dltrain.config import CONFIG_DIR, _run_id
+from dltrain.launch.config import CONFIG_DIR, _run_id
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -38,7 +38,7 @@ def default_run_dir(cfg: DictConfig) -> Path:
 
 def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, Any]:
     """Train as ``dltrain OVERRIDES`` does; returns the contents of results.json."""
-    from dltrain import run  # torch and the data libraries: imported when needed, so compose() stays light
+    from dltrain.launch import run  # torch and the data libraries: imported when needed, so compose() stays light
 
     cfg = compose(overrides)
     directory = Path(run_dir) if run_dir else default_run_dir(cfg)
@@ -48,7 +48,8 @@ def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> d
 
 def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, float]:
     """Test metrics of a checkpoint with the config stored in it (``overrides`` as key=value win)."""
-    from dltrain import checkpoint, run
+    from dltrain import checkpoint
+    from dltrain.launch import run
 
     state = checkpoint.load(ckpt_path)
     cfg = OmegaConf.create(state["config"])

@@ -1,6 +1,6 @@
 """Command-line entry point: ``dltrain [group=option ...] [key=value ...]`` (``-m`` for sweeps).
 
-Only the Hydra glue lives here; ``dltrain.run`` does the work.
+Only the Hydra glue lives here; ``dltrain.launch.run`` does the work.
 """
 from __future__ import annotations
 
@@ -12,18 +12,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from dltrain import shared_run_dir
-from dltrain.config import CONFIG_DIR
 from dltrain.errors import UserError
-
+from dltrain.launch import shared_run_dir
+from dltrain.launch.config import CONFIG_DIR
 
 log = logging.getLogger("dltrain")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _run(cfg: DictConfig) -> float | None:
-    from dltrain import run, sweep  # imported here so `dltrain --help` stays fast
-    from dltrain.preemption import PREEMPTED_EXIT_CODE, Preempted
+    from dltrain.engine.preemption import PREEMPTED_EXIT_CODE, Preempted
+    from dltrain.launch import run, sweep  # imported here so `dltrain --help` stays fast
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -42,7 +41,7 @@ def _run(cfg: DictConfig) -> float | None:
             eval_cfg = run.config_for_eval(state["config"], cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
             eval_cfg.ckpt_path = str(ckpt_path)
             if cfg.mode == "predict":
-                from dltrain.predict import predict
+                from dltrain.predict.run import predict
 
                 log.info("predictions in: %s", predict(eval_cfg, cfg.predict, run_dir, state))
                 return None
@@ -79,7 +78,7 @@ def _fail(error: UserError) -> None:
 
 
 def main() -> None:
-    from dltrain.preflight import check_command_line
+    from dltrain.launch.preflight import check_command_line
 
     try:
         check_command_line(sys.argv[1:], CONFIG_DIR)

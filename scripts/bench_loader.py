@@ -33,8 +33,8 @@ import numpy as np
 import torch
 import torchvision
 
-from dltrain.data.tensor_dataset import TensorImageDataset
-from dltrain.data.vision import VisionClassificationData
+from dltrain.data.core.tensor_dataset import TensorImageDataset
+from dltrain.data.vision.classification import VisionClassificationData
 
 NUM_IMAGES = 50_000
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.247, 0.2435, 0.2616)

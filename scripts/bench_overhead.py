@@ -35,7 +35,8 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 
-from dltrain import api, run
+from dltrain import api
+from dltrain.launch import run
 
 
 def plain_loop(model, data, epochs: int) -> int:

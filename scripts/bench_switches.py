@@ -34,11 +34,12 @@ import warnings
 from pathlib import Path
 
 import torch
+from bench_loader import SyntheticCIFAR10, cpu_name, synthetic_cifar
 from hydra.utils import instantiate
 
-from bench_loader import SyntheticCIFAR10, cpu_name, synthetic_cifar
-from dltrain import api, run
-from dltrain.callbacks import Callback
+from dltrain import api
+from dltrain.engine.callbacks import Callback
+from dltrain.launch import run
 
 KNOWN_BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "RTX 4090": 165.0}
 

@@ -30,7 +30,7 @@ RECIPE = ["data=digits", "optimizer=adamw", "optimizer.lr=2e-3", "optimizer.weig
 
 
 def classifier_names() -> list[str]:
-    from dltrain.config import CONFIG_DIR
+    from dltrain.launch.config import CONFIG_DIR
 
     return sorted(p.stem for p in (Path(CONFIG_DIR) / "model").glob("*.yaml")
                   if "_target_: dltrain.models.classification." in p.read_text())

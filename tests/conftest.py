@@ -1,43 +1,19 @@
-"""Shared test helpers: run the installed ``dltrain`` command in a temporary folder."""
+"""Fixtures shared by every test; plain helper functions are in helpers.py."""
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import run_dltrain
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # pytest runs one xdist worker per CPU (pyproject.toml): one thread each, for this process and the dltrain /
     # torchrun processes it starts (two threads per worker would make the workers wait on each other's cores)
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
-
-DLTRAIN = str(Path(sys.executable).parent / "dltrain")
-
-
-def run_dltrain(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``dltrain ARGS`` as a user types it, in ``cwd`` (so outputs/ lands there)."""
-    env = {**os.environ, "DLTRAIN_DATA_DIR": str(cwd / "data"), "DLTRAIN_OUTPUT_DIR": str(cwd / "outputs")}
-    return subprocess.run([DLTRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def train_here(root: Path, *overrides: str) -> Path:
-    """A run that only sets a test up, trained in this process (a ``dltrain`` process spends seconds importing)
-    into the directory the command would use in ``root``: outputs/<task_name>/<date>_<time>_<id>."""
-    from dltrain import api
-
-    cfg = api.compose(overrides)
-    run_dir = root / "outputs" / cfg.task_name / api.default_run_dir(cfg).name
-    api.train(overrides, run_dir=run_dir)
-    return run_dir
-
-
-def run_dirs(root: Path, task_name: str) -> list[Path]:
-    """Single-run directories under outputs/<task_name>/, oldest first."""
-    return sorted(p for p in (root / "outputs" / task_name).iterdir() if p.name != "multirun")
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from dltrain import api, run
-from dltrain.config import CONFIG_DIR
+from dltrain import api
+from dltrain.launch import run
+from dltrain.launch.config import CONFIG_DIR
 
 CONFIGS = Path(CONFIG_DIR)
 
@@ -32,7 +33,7 @@ def test_optimizer_builds_with_norm_and_bias_exempt_from_decay(name):
     cfg = api.compose([f"optimizer={name}", "optimizer.weight_decay=0.1"])
     factory, decay_norm_and_bias = run.split_optimizer_config(cfg)
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
-    from dltrain.optimization import parameter_groups
+    from dltrain.engine.optimization import parameter_groups
 
     optimizer = factory(parameter_groups(model.named_parameters(), 0.1, decay_norm_and_bias))
     decays = {len(g["params"]): g["weight_decay"] for g in optimizer.param_groups}
@@ -43,14 +44,14 @@ def test_optimizer_builds_with_norm_and_bias_exempt_from_decay(name):
 def test_decay_norm_and_bias_switch_puts_every_parameter_in_one_decayed_group():
     cfg = api.compose(["optimizer=adamw", "optimizer.decay_norm_and_bias=true"])
     factory, decay_norm_and_bias = run.split_optimizer_config(cfg)
-    from dltrain.optimization import parameter_groups
+    from dltrain.engine.optimization import parameter_groups
 
     optimizer = factory(parameter_groups(torch.nn.Linear(4, 4).named_parameters(), 0.05, decay_norm_and_bias))
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05]
 
 
 def test_without_weight_decay_all_parameters_share_one_group():
-    from dltrain.optimization import parameter_groups
+    from dltrain.engine.optimization import parameter_groups
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
     groups = parameter_groups(model.named_parameters(), 0.0, decay_norm_and_bias=False)

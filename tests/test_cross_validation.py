@@ -5,10 +5,10 @@ import csv
 import json
 
 import pytest
+from helpers import run_dirs
 
-from conftest import run_dirs
-from dltrain.cross_validation import fold_indices
 from dltrain.errors import UserError
+from dltrain.launch.cross_validation import fold_indices
 
 
 @pytest.mark.parametrize("labels", [None, [0, 1, 2] * 10])

@@ -14,15 +14,16 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from helpers import run_dirs, run_dltrain
 
-from conftest import run_dirs, run_dltrain
-from dltrain import api, checkpoint, distributed
+from dltrain import api, checkpoint
+from dltrain.engine import distributed
+from dltrain.engine.optimization import Optimization
+from dltrain.engine.preemption import PREEMPTED_EXIT_CODE, Preemption
+from dltrain.engine.sharding import Shards, ShardSampler
 from dltrain.errors import UserError
 from dltrain.metrics.binary import BinaryMetrics
 from dltrain.metrics.classification import ClassificationMetrics
-from dltrain.optimization import Optimization
-from dltrain.preemption import PREEMPTED_EXIT_CODE, Preemption
-from dltrain.sharding import ShardSampler, Shards
 from dltrain.tasks.base import Task
 
 TORCHRUN = str(Path(sys.executable).parent / "torchrun")
@@ -88,7 +89,7 @@ def test_val_accuracy_is_the_whole_split_reduced_over_ranks(ddp_run):
     """Each rank validated half of the split; the logged accuracy is that of the whole split."""
     state = checkpoint.load(ddp_run / "checkpoints" / "last.ckpt")
     cfg = api.compose(["trainer.max_epochs=2", "model.dropout=0", "seed=0"])
-    from dltrain import run
+    from dltrain.launch import run
 
     data, task = run.build_data(cfg), run.build_task(cfg)
     task.model.load_state_dict(state["model"])
@@ -103,7 +104,7 @@ def test_val_accuracy_is_the_whole_split_reduced_over_ranks(ddp_run):
 
 @pytest.mark.slow
 def test_preempted_on_one_rank_then_resumed_ends_exactly_like_the_uninterrupted_ddp_run(tmp_path, ddp_run):
-    kill_rank_1 = ["+callbacks.kill._target_=dltrain.preemption.SignalAtStep", "+callbacks.kill.step=25",
+    kill_rank_1 = ["+callbacks.kill._target_=dltrain.engine.preemption.SignalAtStep", "+callbacks.kill.step=25",
                    "+callbacks.kill.rank=1"]
     stopped = torchrun(*SAME, *kill_rank_1, cwd=tmp_path)
     assert f"exitcode  : {PREEMPTED_EXIT_CODE}" in stopped.stderr  # torchrun reports both workers' exit 75

@@ -17,15 +17,15 @@ from omegaconf import OmegaConf
 from torch.utils.data import ConcatDataset, Subset
 
 from dltrain import api
-from dltrain.data.batch_augment import BatchAugment, FusedNormalize, shift_batch
-from dltrain.data.device_loader import DeviceLoader, DeviceRecipe, OnDevice, resolve_device
-from dltrain.data.digits import DigitsData
-from dltrain.data.in_memory import ImageArrays, image_arrays
-from dltrain.data.segmentation_data import ShapesSegmentationData
-from dltrain.data.vision import VisionClassificationData
-from dltrain.environment import pick_device
+from dltrain.data.augment.batch_augment import BatchAugment, FusedNormalize, shift_batch
+from dltrain.data.core.device_loader import DeviceLoader, DeviceRecipe, OnDevice, resolve_device
+from dltrain.data.core.in_memory import ImageArrays, image_arrays
+from dltrain.data.vision.classification import VisionClassificationData
+from dltrain.data.vision.digits import DigitsData
+from dltrain.data.vision.segmentation import ShapesSegmentationData
+from dltrain.engine.environment import pick_device
+from dltrain.engine.sharding import Shards
 from dltrain.errors import UserError
-from dltrain.sharding import Shards
 
 DIGITS_MEAN, DIGITS_STD = 0.3, 0.37
 FLIP_AND_CROP = {"random_crop_padding": 2, "horizontal_flip": True}
@@ -300,7 +300,7 @@ def test_cli_run_with_the_device_loader_learns_digits(cli):
 
 
 def test_speedrun_schedule_is_a_linear_warm_up_then_a_linear_decay_to_zero():
-    from dltrain.schedulers import linear
+    from dltrain.engine.schedulers import linear
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
     scheduler = linear(optimizer, total_steps=100, steps_per_epoch=10, warmup_epochs=2)

@@ -4,9 +4,8 @@ from __future__ import annotations
 import csv
 import json
 
+from helpers import run_dirs
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-from conftest import run_dirs
 
 
 def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import torch
+from helpers import run_dirs, train_here
 
-from conftest import run_dirs, train_here
 from dltrain import checkpoint
 
 

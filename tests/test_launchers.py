@@ -10,17 +10,17 @@ import shutil
 import pytest
 import submitit
 import torch
+from helpers import run_dirs
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
-from conftest import run_dirs
-from dltrain.config import CONFIG_DIR
-from dltrain.job_devices import AssignJobDevice, job_device_index
-from dltrain.preemption import PREEMPTED_EXIT_CODE
-from dltrain.sweep import job_reports_back
+from dltrain.engine.preemption import PREEMPTED_EXIT_CODE
+from dltrain.launch.config import CONFIG_DIR
+from dltrain.launch.job_devices import AssignJobDevice, job_device_index
+from dltrain.launch.sweep import job_reports_back
 
 
 def test_job_devices_go_round_robin_over_the_gpus():
@@ -56,7 +56,7 @@ def test_the_callback_selects_the_jobs_gpu_only_under_joblib(monkeypatch, launch
 
 def test_the_callback_is_registered_for_every_run():
     targets = [c._target_ for c in hydra_config().hydra.callbacks.values()]
-    assert "dltrain.job_devices.AssignJobDevice" in targets and "dltrain.sweep.SweepSummary" in targets
+    assert "dltrain.launch.job_devices.AssignJobDevice" in targets and "dltrain.launch.sweep.SweepSummary" in targets
 
 
 def test_joblib_multirun_runs_two_jobs_in_parallel_and_writes_the_summary(cli):
@@ -86,7 +86,7 @@ def test_a_preempted_sweep_job_is_summarised_with_the_command_that_resumes_it_ex
     # submitit's local executor runs each job as a SLURM node does (a process of its own, pickled in and out);
     # job 0 gets the SIGUSR1 that slurm.yaml asks SLURM to send before the time limit, job 1 is never signalled
     result = cli("-m", "hydra/launcher=submitit_local", "trainer.max_epochs=2", "trainer.log_histograms=false",
-                 "logger=none", "+callbacks.kill._target_=dltrain.preemption.SignalAtStep",
+                 "logger=none", "+callbacks.kill._target_=dltrain.engine.preemption.SignalAtStep",
                  "+callbacks.kill.signal=SIGUSR1", "+callbacks.kill.step=5,1000000", ok=False)
     assert result.returncode == PREEMPTED_EXIT_CODE and "Traceback" not in result.stderr, result.stderr[-3000:]
     (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()

@@ -27,6 +27,6 @@ def test_installed_wheel_finds_its_configs_and_trains(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert str(target / "dltrain" / "configs") in subprocess.run(
-        [sys.executable, "-c", "import dltrain.config as c; print(c.CONFIG_DIR)"], cwd=work, env=env,
+        [sys.executable, "-c", "import dltrain.launch.config as c; print(c.CONFIG_DIR)"], cwd=work, env=env,
         capture_output=True, text=True).stdout
     assert list((work / "outputs" / "mlp_digits").iterdir())

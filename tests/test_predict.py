@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_dirs, run_dltrain
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from conftest import run_dirs, run_dltrain
 from dltrain import api
-from dltrain.data.shapes import generate_shapes
+from dltrain.data.vision.shapes import generate_shapes
 
 TINY = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false",
         "logger=none", "trainer.enable_progress_bar=false"]

@@ -12,11 +12,11 @@ import textwrap
 
 import pytest
 import torch
+from helpers import run_dirs, run_dltrain
 
-from conftest import run_dirs, run_dltrain
 from dltrain import checkpoint
+from dltrain.engine.preemption import PREEMPTED_EXIT_CODE, Preemption
 from dltrain.errors import UserError
-from dltrain.preemption import PREEMPTED_EXIT_CODE, Preemption
 
 # 1,257 training digits / 64 = 20 optimizer steps per epoch; deterministic, with dropout and a per-step schedule
 RUN = ["trainer.max_epochs=3", "trainer.deterministic=true", "trainer.log_histograms=false", "logger=csv", "seed=0"]
@@ -25,7 +25,7 @@ STEPS_PER_EPOCH = 20
 
 def kill_at(step: int) -> list[str]:
     """Make the trainer send itself a real SIGTERM after optimizer step `step`."""
-    return ["+callbacks.kill._target_=dltrain.preemption.SignalAtStep", f"+callbacks.kill.step={step}"]
+    return ["+callbacks.kill._target_=dltrain.engine.preemption.SignalAtStep", f"+callbacks.kill.step={step}"]
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import json
 
 import pytest
 import torch
+from helpers import run_dirs, train_here
 
-from conftest import run_dirs, train_here
 from dltrain import checkpoint
 
 # a short deterministic run with a schedule that depends on the run length (cosine) and dropout

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dltrain import api, checkpoint
-from dltrain.optimization import Optimization
+from dltrain.engine.optimization import Optimization
 
 FAST = ["trainer.log_histograms=false", "trainer.enable_progress_bar=false"]
 
@@ -137,9 +137,10 @@ def test_weight_decay_exemption_reaches_the_optimizer(tmp_path):
 
 
 def test_run_directories_never_collide(tmp_path):
-    from dltrain.api import compose, default_run_dir
     import subprocess
     import sys
+
+    from dltrain.api import compose, default_run_dir
 
     code = "from dltrain import api; print(api.default_run_dir(api.compose([])))"
     dirs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout for _ in range(3)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -116,21 +117,17 @@ def prepare(
     return model
 
 
-def load_submodule_from_checkpoint(module: nn.Module, path, prefix: str, what: str, source: str,
-                                   fit_hint: str) -> None:
-    """Load the weights under ``prefix`` of a dltrain checkpoint's model into ``module``.
+@dataclass(frozen=True)
+class PretrainedPart:
+    """The part of a model that ``model.init_from`` fills from a pre-training run's checkpoint.
 
-    Used to start a classifier from a pre-training run (MAE's encoder, BERT's encoder): ``what`` names the
-    part, ``source`` the run that writes such checkpoints, ``fit_hint`` the options that must match it.
+    A model class names it as ``pretrained_part``: ``PretrainedPart("encoder", ...)`` means the checkpoint's
+    ``encoder.*`` weights go into ``model.encoder``. The run builder does the loading
+    (``dltrain.checkpoint.fine_tune``); models never read files. ``what``, ``source`` and ``must_match`` word
+    its messages: the part, the command that writes such checkpoints, the options that must agree.
     """
-    from dltrain import checkpoint
 
-    weights = checkpoint.load(path)["model"]
-    part = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
-    if not part:
-        raise UserError(f"{path} holds no {what} weights ({prefix}*); pass model.init_from= a checkpoint of {source}.")
-    try:
-        module.load_state_dict(part)
-    except RuntimeError as error:
-        raise UserError(f"The {what} in {path} does not fit this classifier "
-                        f"({str(error).strip().splitlines()[-1].strip()}); use the {fit_hint} of the pre-training run.") from None
+    name: str
+    what: str
+    source: str
+    must_match: str

@@ -28,9 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from dltrain.errors import UserError
-from dltrain.tasks.base import ImageBatch, Prediction, Task
-from dltrain.tasks.gan import PixelScale, bind_pixel_scale, image_grid, sample_predictions
-from dltrain.visuals import to_uint8
+from dltrain.predict.records import ImageBatch, Prediction
+from dltrain.tasks.base import Task
+from dltrain.tasks.images import PixelScale, bind_pixel_scale, image_grid, sample_predictions
+from dltrain.visuals.grids import to_uint8
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 
@@ -105,7 +106,6 @@ class AutoencoderTask(Task):
         squared_error, loss, kl = self._sums.tolist()
         metrics = {f"{prefix}/reconstruction_error": squared_error / max(self._pixels, 1),
                    f"{prefix}/loss": loss / max(self._images, 1), f"{prefix}/kl": kl / max(self._images, 1)}
-        self.reset_metrics()
         return metrics
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:

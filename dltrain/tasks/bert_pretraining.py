@@ -12,7 +12,7 @@ scores the same masked positions.
 Loss = MLM cross-entropy (over the chosen tokens) + NSP cross-entropy
 (is B the sentence after A?). Metrics over the whole pass: ``mlm_loss``,
 ``mlm_acc`` (on the chosen tokens), ``nsp_loss``, ``nsp_acc``, ``loss``.
-Batches are the dicts of ``dltrain/data/sentence_pairs.py``.
+Batches are the dicts of ``dltrain/data/text/sentence_pairs.py``.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dltrain.data.sentence_pairs import MASK_ID, NUM_SPECIALS
+from dltrain.data.text.sentence_pairs import MASK_ID, NUM_SPECIALS
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
 
@@ -107,7 +107,6 @@ class BertPretrainingTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         s = {k: float(v) for k, v in self.sums.items()}
-        self.reset_metrics()
         masked, pairs = max(s["masked"], 1.0), max(s["pairs"], 1.0)
         metrics = {"mlm_loss": s["mlm_loss"] / masked, "mlm_acc": s["mlm_correct"] / masked,
                    "nsp_loss": s["nsp_loss"] / pairs, "nsp_acc": s["nsp_correct"] / pairs}

@@ -19,7 +19,7 @@ from torch import nn
 from dltrain.errors import UserError
 from dltrain.metrics.binary import BinaryMetrics, precision_recall_curve, roc_curve
 from dltrain.tasks.base import Task
-from dltrain.visuals_curves import curve_image
+from dltrain.visuals.curves import curve_image
 
 
 def positive_logit(output: torch.Tensor) -> torch.Tensor:
@@ -30,7 +30,7 @@ def positive_logit(output: torch.Tensor) -> torch.Tensor:
 
 
 class BinaryClassificationTask(Task):
-    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/engine/distributed.py)
 
     def __init__(
         self,
@@ -60,8 +60,10 @@ class BinaryClassificationTask(Task):
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         values = self.metrics.compute()
         self._curves = tuple(t.cpu() for t in self.metrics.scores())
-        self.metrics.reset()
         return {f"{prefix}/{k}": v for k, v in values.items()}
+
+    def reset_metrics(self) -> None:
+        self.metrics.reset()
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._curves is None:

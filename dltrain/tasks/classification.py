@@ -11,7 +11,7 @@ compare softmax probabilities with one-hot targets. Models with auxiliary
 classifiers (GoogLeNet, Inception-v3) return ``{"logits", "aux", "aux_weight"}``
 in training; their auxiliary losses are added with that weight.
 
-MixUp / CutMix (``data.augment.mixup_alpha``, ``cutmix_alpha``; dltrain/data/mixing.py) mix each training
+MixUp / CutMix (``data.augment.mixup_alpha``, ``cutmix_alpha``; dltrain/data/augment/mixing.py) mix each training
 batch and turn its targets into class probabilities (N, C); every loss above accepts those soft targets
 (cross-entropy keeps its label smoothing). Validation and test batches are never mixed.
 
@@ -27,15 +27,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dltrain.data.mixing import BatchMixer
+from dltrain.data.augment.mixing import BatchMixer
 from dltrain.errors import UserError
 from dltrain.metrics.classification import ClassificationMetrics
-from dltrain.tasks.base import ImageBatch, Prediction, Task
-from dltrain.visuals import heatmap, labelled_grid
+from dltrain.predict.records import ImageBatch, Prediction
+from dltrain.tasks.base import Task
+from dltrain.visuals.grids import heatmap, labelled_grid
 
 
 class ClassificationTask(Task):
-    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/engine/distributed.py)
 
     predict_inputs = "required"  # mode=predict: the top-k classes of each image file
     def __init__(
@@ -106,8 +107,10 @@ class ClassificationTask(Task):
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         values = self.metrics.compute()
         self._confusion = self.metrics.confusion.cpu()
-        self.metrics.reset()
         return {f"{prefix}/{k}": v for k, v in values.items()}
+
+    def reset_metrics(self) -> None:
+        self.metrics.reset()
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         logger.log_image(f"{prefix}/confusion_matrix", heatmap(self._confusion), step)

@@ -27,10 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dltrain.engine.optimization import Optimization
 from dltrain.errors import UserError
-from dltrain.optimization import Optimization
-from dltrain.tasks.base import Prediction
-from dltrain.tasks.gan import GANTask, frozen, image_grid, sample_predictions
+from dltrain.predict.records import Prediction
+from dltrain.tasks.base import frozen
+from dltrain.tasks.gan import GANTask
+from dltrain.tasks.images import image_grid, sample_predictions
 
 
 class ConditionalGANTask(GANTask):
@@ -81,8 +83,10 @@ class ConditionalGANTask(GANTask):
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         metrics = {f"{prefix}/frechet_distance": self.quality.frechet_distance(),
                    f"{prefix}/sample_accuracy": self.quality.sample_accuracy()}
-        self.quality.reset()
         return metrics
+
+    def reset_metrics(self) -> None:
+        self.quality.reset()
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         samples = self.model.generator(self.fixed_noise, self.fixed_labels)

@@ -3,7 +3,7 @@
 Batches are ``(images, targets)``: a list of ``3xHxW`` float images in
 ``[0, 1]`` and a list of per-image dicts with ``boxes`` (xyxy pixels),
 ``labels`` (``1..num_classes``) and, for instance segmentation, ``masks``
-(see ``dltrain/data/detection_data.py``).
+(see ``dltrain/data/vision/detection.py``).
 
 Every detector follows torchvision's interface: in training mode
 ``model(images, targets)`` returns a dict of losses (torchvision's own for
@@ -36,7 +36,8 @@ from torchmetrics.detection import MeanAveragePrecision
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from dltrain.errors import UserError
-from dltrain.tasks.base import ImageBatch, Prediction, Task
+from dltrain.predict.records import ImageBatch, Prediction
+from dltrain.tasks.base import Task
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 REPORTED = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100")
@@ -91,7 +92,6 @@ class DetectionTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         values = self.metric.compute()
-        self.metric.reset()
         kinds = (("bbox_", ""), ("segm_", "mask_")) if self.masks else (("", ""),)
         metrics = {}
         for source, name in kinds:
@@ -100,6 +100,9 @@ class DetectionTask(Task):
                 if value >= 0:  # COCO reports -1 for a size range without objects (large ones in small images)
                     metrics[f"{prefix}/{name}{key}"] = value
         return metrics
+
+    def reset_metrics(self) -> None:
+        self.metric.reset()
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._samples is None or not self.num_sample_images:

@@ -1,6 +1,6 @@
 """Adversarial training: GAN / DCGAN (non-saturating loss) and WGAN-GP.
 
-The task steps two optimizers itself (``automatic_optimization = False``),
+The task steps two optimizers itself (a ``ManualOptimizationTask``),
 named as ``optimizer_groups`` names them: ``discriminator`` (the critic for
 WGAN-GP) and ``generator``. Each batch:
 
@@ -33,88 +33,21 @@ PNG each, and their grid, from noise seeded by ``seed``.
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
+from dltrain.engine.optimization import Optimization
 from dltrain.errors import UserError
 from dltrain.metrics.sample_quality import SampleQuality
-from dltrain.optimization import Optimization
-from dltrain.tasks.base import Prediction, Task
-from dltrain.visuals import to_uint8
+from dltrain.predict.records import Prediction
+from dltrain.tasks.base import ManualOptimizationTask, frozen
+from dltrain.tasks.images import PixelScale, bind_pixel_scale, image_grid, sample_predictions
 
 
-class PixelScale(nn.Module):
-    """Between the data's normalised images ((x - mean) / std) and pixels in [0, 1]."""
-
-    def __init__(self) -> None:
-        super().__init__()  # identity until ``set``: data already in [0, 1]
-        self.register_buffer("mean", torch.zeros(1, 1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.ones(1, 1, 1, 1), persistent=False)
-
-    def set(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.mean = torch.tensor(list(mean), dtype=torch.float32, device=self.mean.device).view(1, -1, 1, 1)
-        self.std = torch.tensor(list(std), dtype=torch.float32, device=self.std.device).view(1, -1, 1, 1)
-
-    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.std + self.mean
-
-    def from_unit(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (pixels - self.mean) / self.std
-
-
-def image_grid(pixels: torch.Tensor, nrow: int = 8, min_tile: int = 32) -> torch.Tensor:
-    """Images in [0, 1] as one uint8 (3, H, W) grid; small images are enlarged (nearest) to be visible."""
-    pixels = pixels.detach().float().clamp(0, 1).cpu()
-    scale = max(1, -(-min_tile // pixels.shape[-1]))
-    if scale > 1:
-        pixels = F.interpolate(pixels, scale_factor=scale, mode="nearest")
-    grid = torchvision.utils.make_grid(pixels, nrow=nrow, padding=2, pad_value=0.5)
-    return (grid * 255).round().to(torch.uint8)
-
-
-def sample_predictions(pixels: torch.Tensor, nrow: int = 8, labels: torch.Tensor | None = None) -> list[Prediction]:
-    """Generated images in [0, 1] as ``mode=predict`` output: sample_0000.png... at the model's resolution
-    (with its class in the record when conditional), and samples_grid.png (enlarged, ``nrow`` per row)."""
-    predictions = []
-    for index, image in enumerate(pixels):
-        record: dict[str, Any] = {"index": index}
-        if labels is not None:
-            record["class"] = int(labels[index])
-        predictions.append(Prediction(f"sample_{index:04d}", record, {"": to_uint8(image)}))
-    predictions.append(Prediction("samples_grid", None, {"": image_grid(pixels, nrow=nrow)}))
-    return predictions
-
-
-def bind_pixel_scale(task_name: str, scale: PixelScale, data: Any) -> None:
-    """Read the data's normalisation into ``scale``; one sentence when the data has none."""
-    mean, std = getattr(data, "mean", None), getattr(data, "std", None)
-    if mean is None or std is None or getattr(data, "in_channels", None) is None:
-        raise UserError(f"The {task_name} task needs an image data config with in_channels, mean and std, and "
-                        f"{type(data).__name__} lacks them; use data=digits, mnist, fashion_mnist or cifar10.")
-    channels = data.in_channels
-    scale.set(list(mean) * (channels // len(mean)), list(std) * (channels // len(std)))
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """No gradients into ``module``'s parameters inside the block (they still flow through it)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for parameter, flag in zip(module.parameters(), flags):
-            parameter.requires_grad_(flag)
-
-
-class GANTask(Task):
-    automatic_optimization = False
+class GANTask(ManualOptimizationTask):
     predict_inputs = "unused"  # mode=predict samples from noise
 
     def __init__(
@@ -185,8 +118,10 @@ class GANTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         distance = self.quality.frechet_distance()
-        self.quality.reset()
         return {f"{prefix}/frechet_distance": distance}
+
+    def reset_metrics(self) -> None:
+        self.quality.reset()
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         samples = self.model.generator(self.fixed_noise)

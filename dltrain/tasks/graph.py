@@ -1,7 +1,7 @@
 """Node and graph classification with graph neural networks.
 
 Node classification (``NodeClassificationTask``): a batch is the whole graph
-with the ``mask`` of its split's nodes (``dltrain/data/graphs.py``). The model
+with the ``mask`` of its split's nodes (``dltrain/data/graph/base.py``). The model
 sees every node and edge — unlabelled nodes pass messages too, which is what
 makes it *semi-supervised* — but the loss and the metrics only count the
 masked nodes: the train step the few labelled nodes, validation and test

@@ -9,7 +9,7 @@ random pair is almost never an edge); the loss is binary cross-entropy on the
 scores (the task uses it whatever ``loss`` config is set).
 
 Validation and test score their held-out edges against as many fixed
-non-edges (``dltrain/data/graphs.py``); the metric is the ROC-AUC, the
+non-edges (``dltrain/data/graph/base.py``); the metric is the ROC-AUC, the
 probability that a true edge outscores a non-edge, exact over the pass.
 """
 from __future__ import annotations
@@ -72,9 +72,11 @@ class LinkPredictionTask(Task):
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         positive = torch.cat([p for p, _ in self._scores])
         negative = torch.cat([n for _, n in self._scores])
-        self._scores = []
         return {f"{prefix}/loss": self.pair_loss(positive, negative).item(),
                 f"{prefix}/auc": roc_auc(positive, negative)}
+
+    def reset_metrics(self) -> None:
+        self._scores = []
 
     def example_forward(self, batch: dict[str, Any]) -> torch.Tensor:
         """The sample is the whole graph: every embedding depends on its neighbours."""

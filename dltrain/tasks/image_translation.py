@@ -1,10 +1,9 @@
 """Image-to-image translation: Pix2Pix (paired) and CycleGAN (unpaired).
 
-Both tasks step their optimizers themselves (``automatic_optimization =
-False``), named ``generator`` and ``discriminator``, discriminator first.
+Both tasks step their optimizers themselves (``ManualOptimizationTask``), named ``generator`` and ``discriminator``, discriminator first.
 Batches are (x, y) (Pix2Pix: input and target) or (a, b) (CycleGAN: one
 image of each domain); images arrive in the data's normalisation and are
-mapped to tanh's [-1, 1] as in ``dltrain.tasks.gan``.
+mapped to tanh's [-1, 1] as in ``dltrain.tasks.gan`` (``dltrain.tasks.images.PixelScale``).
 
 **Pix2Pix** (Isola et al., 2017), with D conditioned on the input x:
 
@@ -46,17 +45,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dltrain.engine.optimization import Optimization
 from dltrain.errors import UserError
-from dltrain.optimization import Optimization
-from dltrain.tasks.base import ImageBatch, Prediction, Task
-from dltrain.tasks.gan import PixelScale, bind_pixel_scale, frozen, image_grid
-from dltrain.visuals import to_uint8
+from dltrain.predict.records import ImageBatch, Prediction
+from dltrain.tasks.base import ManualOptimizationTask, frozen
+from dltrain.tasks.images import PixelScale, bind_pixel_scale, image_grid
+from dltrain.visuals.grids import to_uint8
 
 
-class TranslationTask(Task):
+class ImageTranslationTask(ManualOptimizationTask):
     """What both translation tasks share: the pixel mapping, the visual grid, exact error sums."""
 
-    automatic_optimization = False
     predict_inputs = "required"  # mode=predict translates image files
 
     def __init__(self, model: nn.Module, name: str, monitor: str, monitor_mode: str, num_images_shown: int) -> None:
@@ -76,9 +75,10 @@ class TranslationTask(Task):
         self.errors[name] = self.errors.get(name, torch.zeros((), device=error.device)) + error
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
-        metrics = {f"{prefix}/{name}": float(total) / max(self.pixel_count, 1) for name, total in self.errors.items()}
+        return {f"{prefix}/{name}": float(total) / max(self.pixel_count, 1) for name, total in self.errors.items()}
+
+    def reset_metrics(self) -> None:
         self.errors, self.pixel_count = {}, 0
-        return metrics
 
     def keep_for_visuals(self, batch_idx: int, *columns: torch.Tensor) -> None:
         if batch_idx == 0:
@@ -104,7 +104,7 @@ class TranslationTask(Task):
                 for index, name in enumerate(batch.names)]
 
 
-class Pix2PixTask(TranslationTask):
+class Pix2PixTask(ImageTranslationTask):
     def __init__(self, model: nn.Module, loss: nn.Module | None = None, name: str = "pix2pix",
                  monitor: str = "val/l1", monitor_mode: str = "min", l1_weight: float = 100.0,
                  num_images_shown: int = 16) -> None:
@@ -189,7 +189,7 @@ def lsgan_loss(scores: torch.Tensor, real: bool) -> torch.Tensor:
     return (scores - 1).square().mean() if real else scores.square().mean()
 
 
-class CycleGANTask(TranslationTask):
+class CycleGANTask(ImageTranslationTask):
     def __init__(self, model: nn.Module, loss: nn.Module | None = None, name: str = "cyclegan",
                  monitor: str = "val/cycle_l1", monitor_mode: str = "min", cycle_weight: float = 10.0,
                  identity_weight: float = 5.0, history_size: int = 50, num_images_shown: int = 8) -> None:

@@ -73,9 +73,9 @@ class LanguageModelTask(Task):
         self.sample_prompt, self.sample_length, self.temperature = sample_prompt, sample_length, temperature
         self.tokenizer: Any = None
         self.context = 64
-        self.reset()
+        self.reset_metrics()
 
-    def reset(self) -> None:
+    def reset_metrics(self) -> None:
         self._nll = torch.zeros((), dtype=torch.float64)
         self._correct = torch.zeros((), dtype=torch.long)
         self._count = 0
@@ -106,7 +106,6 @@ class LanguageModelTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         nll, correct, count = self._nll.item(), self._correct.item(), max(self._count, 1)
-        self.reset()
         return {f"{prefix}/loss": nll / count, f"{prefix}/perplexity": perplexity(nll, count),
                 f"{prefix}/acc": correct / count}
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from dltrain.tasks.base import Task
-from dltrain.tasks.gan import PixelScale, bind_pixel_scale, image_grid
+from dltrain.tasks.images import PixelScale, bind_pixel_scale, image_grid
 
 
 def masked_squared_error(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -77,8 +77,10 @@ class MaskedAutoencoderTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         error, hidden = self._sums.tolist()
-        self._sums.zero_()
         return {f"{prefix}/masked_mse": error / max(hidden, 1.0)}
+
+    def reset_metrics(self) -> None:
+        self._sums.zero_()
 
     def reconstruction_grids(self, images: torch.Tensor, mask: torch.Tensor,
                              prediction: torch.Tensor) -> dict[str, torch.Tensor]:

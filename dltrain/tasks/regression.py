@@ -27,7 +27,7 @@ REGRESSION_LOSSES = (nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss)
 
 
 class RegressionTask(Task):
-    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/engine/distributed.py)
 
     def __init__(
         self,
@@ -60,8 +60,10 @@ class RegressionTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         values = self.metrics.compute()
-        self.metrics.reset()
         return {f"{prefix}/{k}": v for k, v in values.items()}
+
+    def reset_metrics(self) -> None:
+        self.metrics.reset()
 
     def check_data(self, data: Any) -> None:
         if getattr(data, "kind", None) != "regression":

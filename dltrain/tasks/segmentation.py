@@ -25,7 +25,8 @@ from torch import nn
 from dltrain.errors import UserError
 from dltrain.losses.segmentation import CrossEntropyDiceLoss, DiceLoss
 from dltrain.metrics.segmentation import SegmentationMetrics
-from dltrain.tasks.base import ImageBatch, Prediction, Task
+from dltrain.predict.records import ImageBatch, Prediction
+from dltrain.tasks.base import Task
 
 SUPPORTED_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, DiceLoss, CrossEntropyDiceLoss)
 
@@ -75,7 +76,7 @@ def colour_overlay(image: torch.Tensor, mask: torch.Tensor, num_classes: int, al
 
 
 class SegmentationTask(Task):
-    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/distributed.py)
+    distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/engine/distributed.py)
 
     predict_inputs = "required"
 
@@ -125,8 +126,10 @@ class SegmentationTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         values = self.metrics.compute()
-        self.metrics.reset()
         return {f"{prefix}/{k}": v for k, v in values.items()}
+
+    def reset_metrics(self) -> None:
+        self.metrics.reset()
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._samples is not None and self.num_sample_images:

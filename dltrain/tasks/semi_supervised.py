@@ -3,7 +3,7 @@
 Both add to the cross-entropy of the few labelled images a consistency loss on
 all images: a network should give the same prediction for two stochastic
 views of one image (another augmentation, other dropout masks), which needs
-no label. With the batches of ``dltrain.data.semi_supervised``:
+no label. With the batches of ``dltrain.data.vision.semi_supervised``:
 
     loss = CE(f(x_labelled), y) + w(epoch) * || softmax(f(x')) - softmax(g(x'')) ||^2
 
@@ -14,7 +14,7 @@ x'' are two views of the same unlabelled image and
 * Mean Teacher (Tarvainen & Valpola, 2017): g is a teacher whose weights are an
   exponential moving average of the student's, theta' <- a theta' + (1 - a) theta,
   updated after every optimizer step. The task drives the optimizer itself
-  (``automatic_optimization = False``) so that it knows when a step happened
+  (a ``ManualOptimizationTask``) so that it knows when a step happened
   (``optim.step`` returns True), which keeps the update exact under gradient
   accumulation. a starts small (min(1 - 1/(t+1), a), t = steps so far) so the
   teacher forgets its random start quickly. As in the paper's later runs (0.99
@@ -31,7 +31,7 @@ The epoch counter is a buffer, so a resumed run continues the ramp.
 The views must differ for the consistency to teach anything: in training
 every input (labelled images and each unlabelled view, separately) is
 randomly translated by up to ``translate`` pixels and gets Gaussian noise of
-std ``input_noise`` (dltrain/data/perturbation.py), on top of the model's
+std ``input_noise`` (dltrain/data/augment/perturbation.py), on top of the model's
 dropout. ``consistency_weight=0`` leaves exactly the supervised part: the
 same model, perturbations, labelled batches and steps, i.e. the fair
 "labels only" baseline of Oliver et al. (2018).
@@ -52,10 +52,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from dltrain.data.perturbation import perturb
+from dltrain.data.augment.perturbation import perturb
+from dltrain.engine.optimization import Optimization
 from dltrain.errors import UserError
 from dltrain.metrics.classification import ClassificationMetrics
-from dltrain.optimization import Optimization
+from dltrain.tasks.base import ManualOptimizationTask
 from dltrain.tasks.classification import ClassificationTask
 
 
@@ -141,8 +142,7 @@ class PiModelTask(SemiSupervisedTask):
                         "train/consistency_weight": weight}}
 
 
-class MeanTeacherTask(SemiSupervisedTask):
-    automatic_optimization = False
+class MeanTeacherTask(ManualOptimizationTask, SemiSupervisedTask):
     distributed_metrics = ("metrics", "student_metrics")  # DDP shards evaluation and reduces these
 
     def __init__(self, model: nn.Module, loss: nn.Module, num_classes: int, ema_decay: float = 0.99,
@@ -206,8 +206,11 @@ class MeanTeacherTask(SemiSupervisedTask):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         student = self.student_metrics.compute()
-        self.student_metrics.reset()
         return {**super().compute_metrics(prefix), f"{prefix}/student_acc": student["acc"]}
+
+    def reset_metrics(self) -> None:
+        super().reset_metrics()
+        self.student_metrics.reset()
 
     def predict_step(self, batch: Any, options: Any) -> list[Any]:
         with self.teacher_as_model():

@@ -61,11 +61,12 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.utils import save_image
 
+from dltrain.engine.optimization import Optimization
 from dltrain.errors import UserError
 from dltrain.models.classification.vgg import CONFIGS, make_layers
-from dltrain.optimization import Optimization
-from dltrain.tasks.base import Prediction, Task
-from dltrain.visuals import to_uint8
+from dltrain.predict.records import Prediction
+from dltrain.tasks.base import ManualOptimizationTask
+from dltrain.visuals.grids import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,7 @@ class SynthesisedImage(nn.Module):
         return self.pixels
 
 
-class StyleTransferTask(Task):
-    automatic_optimization = False
+class StyleTransferTask(ManualOptimizationTask):
     data_parallel = False  # one image is the whole training set
     predict_inputs = "unused"  # mode=predict writes the checkpoint's image
 
@@ -257,6 +257,9 @@ class StyleTransferTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         return {f"{prefix}/{k}": float(v) for k, v in self.last.items()}
+
+    def reset_metrics(self) -> None:
+        """Nothing accumulates: the metrics are the last step's losses."""
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         image = self.model().detach().clamp(0, 1)[0].cpu()  # L-BFGS leaves pixels unclamped

@@ -11,7 +11,7 @@ from typing import Any
 
 from dltrain.errors import UserError
 from dltrain.tasks.classification import ClassificationTask
-from dltrain.visuals import heatmap
+from dltrain.visuals.grids import heatmap
 
 
 class TextClassificationTask(ClassificationTask):

@@ -1,6 +1,6 @@
 """Time-series regression: predict the next value from a window of the previous ``tau``.
 
-Batches are ``(window (B, tau), future (B, horizon))`` (``dltrain.data.time_series``);
+Batches are ``(window (B, tau), future (B, horizon))`` (``dltrain.data.tabular.time_series``);
 the model maps a window to one value (B,). Training minimises the mean squared
 error of the 1-step prediction (the ``loss`` group is not used).
 
@@ -47,9 +47,9 @@ class TimeSeriesTask(Task):
     ) -> None:
         super().__init__(model, name, monitor, monitor_mode)
         self.horizons = sorted(int(k) for k in horizons)
-        self.reset()
+        self.reset_metrics()
 
-    def reset(self) -> None:
+    def reset_metrics(self) -> None:
         self._squared = {k: torch.zeros((), dtype=torch.float64) for k in self.horizons}
         self._target_sum = torch.zeros((), dtype=torch.float64)
         self._target_squares = torch.zeros((), dtype=torch.float64)
@@ -85,5 +85,4 @@ class TimeSeriesTask(Task):
         mean = self._target_sum.item() / count
         metrics[f"{prefix}/variance"] = self._target_squares.item() / count - mean**2
         metrics[f"{prefix}/loss"] = metrics[f"{prefix}/mse_{self.horizons[0]}"]
-        self.reset()
         return metrics

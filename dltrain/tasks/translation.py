@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dltrain.data.text import BOS_ID, EOS_ID, PAD_ID, Tokenizer
+from dltrain.data.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
-from dltrain.visuals import heatmap
+from dltrain.visuals.grids import heatmap
 
 Memory = dict[str, torch.Tensor]
 
@@ -182,7 +182,6 @@ class TranslationTask(Task):
                 metrics[f"{prefix}/bleu{suffix}"] = self.bleu(hypotheses)
         self._shown = (self._sample, self.references[: self.num_text_samples],
                        self.hypotheses[""][: self.num_text_samples])
-        self.reset_metrics()
         return metrics
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:

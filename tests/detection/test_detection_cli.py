@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 
+from helpers import run_dirs
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-from conftest import run_dirs
 
 
 def test_yolo_debug_run_logs_map_loss_parts_and_predictions(cli, monkeypatch):

@@ -4,11 +4,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dltrain.data.detection_data import (
-    CocoDetectionData, DetectionDataset, ShapesDetectionData, VOCDetectionData, as_tv_target, detection_collate,
+from dltrain.data.vision.detection import (
+    CocoDetectionData,
+    DetectionDataset,
+    ShapesDetectionData,
+    VOCDetectionData,
+    as_tv_target,
+    detection_collate,
     detection_transform,
 )
-from dltrain.data.shapes import generate_shapes
+from dltrain.data.vision.shapes import generate_shapes
 from dltrain.errors import UserError
 
 

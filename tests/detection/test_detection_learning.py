@@ -11,10 +11,10 @@ import json
 
 import pytest
 import torch
+from helpers import run_dirs
 
-from conftest import run_dirs
-from dltrain import api, run
-
+from dltrain import api
+from dltrain.launch import run
 
 # An untrained detector keeps its full 100 low-score boxes per image: on all 200 validation images Mask R-CNN
 # pastes 20,000 masks (1.5 CPU minutes, a third of its test). The first 64 images say the same: mAP@.5 0.000

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dltrain import api, run
+from dltrain import api
 from dltrain.errors import UserError
+from dltrain.launch import run
 from dltrain.models.detection.torchvision_detectors import explicit_anchor_sizes, scaled_anchor_sizes
 from dltrain.models.detection.yolo import YOLO
 

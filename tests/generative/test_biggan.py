@@ -8,15 +8,15 @@ import statistics
 
 import pytest
 import torch
+from helpers import run_dirs
 from hydra.utils import instantiate
 from torch.nn.utils.parametrize import is_parametrized
 
-from conftest import run_dirs
 from dltrain import api
+from dltrain.engine.optimization import Optimization
+from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
 from dltrain.models.generative.biggan import ConditionalBatchNorm2d, truncated_noise
-from dltrain.optimization import Optimization
-from dltrain.schedulers import constant
 from dltrain.tasks.conditional_gan import ConditionalGANTask
 
 

@@ -18,14 +18,15 @@ import torch
 import torchvision
 from hydra.utils import instantiate
 from PIL import Image
+from test_errors import assert_clean_error
 from torch.utils.data import TensorDataset
 
-from dltrain import api, run
-from dltrain.data.celeba import CelebAData
+from dltrain import api
+from dltrain.data.vision.celeba import CelebAData
+from dltrain.engine.optimization import Optimization
+from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
-from dltrain.optimization import Optimization
-from dltrain.schedulers import constant
-from test_errors import assert_clean_error
+from dltrain.launch import run
 
 ATTRIBUTES = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
               "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair "

@@ -8,14 +8,15 @@ import random
 
 import pytest
 import torch
+from helpers import run_dirs
 from hydra.utils import instantiate
 
-from conftest import run_dirs
-from dltrain import api, run
-from dltrain.data.unpaired_images import UnpairedImageFolder, dilate
+from dltrain import api
+from dltrain.data.vision.unpaired_images import UnpairedImageFolder, dilate
+from dltrain.engine.optimization import Optimization
+from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
-from dltrain.optimization import Optimization
-from dltrain.schedulers import constant
+from dltrain.launch import run
 from dltrain.tasks.image_translation import CycleGANTask, ImageHistory, lsgan_loss
 
 

@@ -10,9 +10,10 @@ import csv
 import statistics
 
 import pytest
+from helpers import run_dirs
 
-from conftest import run_dirs
-from dltrain import api, run
+from dltrain import api
+from dltrain.launch import run
 
 
 def _per_epoch(cli, task_name: str, metric: str) -> list[float]:

@@ -7,15 +7,16 @@ import json
 
 import pytest
 import torch
+from helpers import run_dirs
 from hydra.utils import instantiate
 
-from conftest import run_dirs
-from dltrain import api, run
-from dltrain.data.paired_images import PairedImageFolder, sobel_edges
+from dltrain import api
+from dltrain.data.vision.paired_images import PairedImageFolder, sobel_edges
+from dltrain.engine.optimization import Optimization
+from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
+from dltrain.launch import run
 from dltrain.models.generative.pix2pix import unet_depth
-from dltrain.optimization import Optimization
-from dltrain.schedulers import constant
 from dltrain.tasks.image_translation import Pix2PixTask
 
 

@@ -10,14 +10,15 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import run_dltrain
 from omegaconf import OmegaConf
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from conftest import run_dltrain
-from dltrain import api, checkpoint as checkpoints
+from dltrain import api
+from dltrain import checkpoint as checkpoints
 from dltrain.errors import UserError
-from dltrain.predict import predict as write_predictions
+from dltrain.predict.run import predict as write_predictions
 
 TINY = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false",
         "logger=none", "trainer.enable_progress_bar=false"]

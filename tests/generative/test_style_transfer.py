@@ -9,11 +9,11 @@ import json
 
 import pytest
 import torch
+from helpers import run_dirs
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
-from conftest import run_dirs
-from dltrain.data.style_images import StyleImagesData
+from dltrain.data.vision.style_images import StyleImagesData
 from dltrain.errors import UserError
 from dltrain.tasks.style_transfer import StyleTransferTask, VGGFeatures, gram_matrix, load_vgg, total_variation
 

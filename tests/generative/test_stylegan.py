@@ -7,15 +7,16 @@ import statistics
 
 import pytest
 import torch
+from helpers import run_dirs
 from hydra.utils import instantiate
 
-from conftest import run_dirs
-from dltrain import api, run
-from dltrain.environment import seed_everything
+from dltrain import api
+from dltrain.engine.environment import seed_everything
+from dltrain.engine.model_facts import count_flops
+from dltrain.engine.optimization import Optimization
+from dltrain.engine.schedulers import constant
+from dltrain.launch import run
 from dltrain.models.generative.stylegan import AdaIN, MappingNetwork, NoiseInjection
-from dltrain.optimization import Optimization
-from dltrain.schedulers import constant
-from dltrain.summary import count_flops
 from dltrain.tasks.gan import GANTask
 
 

@@ -8,10 +8,11 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from dltrain import api, run
+from dltrain import api
+from dltrain.engine.optimization import Optimization
+from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
-from dltrain.optimization import Optimization
-from dltrain.schedulers import constant
+from dltrain.launch import run
 from dltrain.tasks.autoencoder import AutoencoderTask, kl_to_standard_normal
 from dltrain.tasks.gan import GANTask, PixelScale, WGANGPTask, frozen, gradient_penalty
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import run_dirs
 from sklearn.linear_model import LogisticRegression
 
-from conftest import run_dirs
-from dltrain.data.graph_synthetic import SBMData
+from dltrain.data.graph.synthetic import SBMData
 
 
 def results(cli, task_name: str) -> dict:

@@ -10,9 +10,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from dltrain.data.graph_planetoid import PlanetoidData
-from dltrain.data.graph_synthetic import CyclesVsTreesData, KarateClubData, SBMData
-from dltrain.data.graph_tu import TUData
+from dltrain.data.graph.planetoid import PlanetoidData
+from dltrain.data.graph.synthetic import CyclesVsTreesData, KarateClubData, SBMData
+from dltrain.data.graph.tu import TUData
 from dltrain.errors import UserError
 from dltrain.tasks.graph import GraphClassificationTask, NodeClassificationTask
 from dltrain.tasks.graph_link import LinkPredictionTask

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dltrain import api, run
+from dltrain import api
 from dltrain.errors import UserError
+from dltrain.launch import run
 from dltrain.models.graph.gcn import GCN
 from dltrain.models.graph.gin import GIN
 from dltrain.models.graph.graphsage import GraphSAGE

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from dltrain.data.graphs import collate_graphs, random_node_split, split_edges, to_undirected
+from dltrain.data.graph.base import collate_graphs, random_node_split, split_edges, to_undirected
 from dltrain.models.graph import global_pool, scatter_max, scatter_mean
 from dltrain.models.graph.gcn import GraphConvolution, gcn_norm
 from dltrain.tasks.graph import first_graph

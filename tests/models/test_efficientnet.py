@@ -8,8 +8,11 @@ from dltrain.models.classification import efficientnet
 from dltrain.models.layers import DropPath
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input,
-    num_parameters, randomise_norm_statistics,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
+    randomise_norm_statistics,
 )
 
 

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from dltrain import api
-from dltrain.config import CONFIG_DIR
+from dltrain.launch.config import CONFIG_DIR
 from dltrain.models.transfer import head_parameter_names
 
 

@@ -1,4 +1,4 @@
-"""MixUp and CutMix (dltrain/data/mixing.py) and their soft-target losses in the classification task."""
+"""MixUp and CutMix (dltrain/data/augment/mixing.py) and their soft-target losses in the classification task."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dltrain.data.mixing import BatchMixer, cutmix, mixup, random_box
+from dltrain.data.augment.mixing import BatchMixer, cutmix, mixup, random_box
 from dltrain.errors import UserError
 from dltrain.tasks.classification import ClassificationTask
 

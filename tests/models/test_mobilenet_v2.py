@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import pytest
-import torch
 import torchvision
 
 from dltrain.errors import UserError
 from dltrain.models.classification import mobilenet_v2
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input,
-    num_parameters, randomise_norm_statistics,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
+    randomise_norm_statistics,
 )
 
 

@@ -8,8 +8,11 @@ from dltrain.errors import UserError
 from dltrain.models.classification import mobilenet_v3
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input,
-    num_parameters, randomise_norm_statistics,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
+    randomise_norm_statistics,
 )
 
 VARIANTS = ["mobilenet_v3_small", "mobilenet_v3_large"]

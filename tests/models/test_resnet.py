@@ -9,7 +9,10 @@ from dltrain.models.classification import resnet
 from dltrain.models.layers import SqueezeExcitation
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
 )
 
 TORCHVISION_VARIANTS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"]

@@ -8,8 +8,11 @@ from dltrain.errors import UserError
 from dltrain.models.classification import shufflenet_v2
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input,
-    num_parameters, randomise_norm_statistics,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
+    randomise_norm_statistics,
 )
 
 # width_mult -> torchvision model of the same width (paper Table 5)

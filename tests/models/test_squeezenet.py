@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import pytest
-import torch
 import torchvision
 
 from dltrain.models.classification import squeezenet
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
 )
 
 

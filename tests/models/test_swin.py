@@ -7,7 +7,10 @@ import torchvision
 from dltrain.models.classification import swin
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
 )
 
 

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers import run_dirs, train_here
 from torch import nn
 
-from conftest import run_dirs, train_here
 from dltrain import api
 from dltrain.errors import UserError
 from dltrain.tasks.classification import ClassificationTask

@@ -8,7 +8,10 @@ from dltrain.errors import UserError
 from dltrain.models.classification import vit
 
 from .helpers import (
-    assert_matches_torchvision, assert_parameter_count_close, assert_trains_on_small_input, num_parameters,
+    assert_matches_torchvision,
+    assert_parameter_count_close,
+    assert_trains_on_small_input,
+    num_parameters,
 )
 
 # Small and Base differ from Tiny only in width: the small-image runs build the two cheap presets.

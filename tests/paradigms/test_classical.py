@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import run_dirs
 from hydra.utils import instantiate
 from sklearn.linear_model import LinearRegression as LeastSquares
 from sklearn.metrics import r2_score
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import run_dirs
 from dltrain import api
-from dltrain.data.digits import DigitsData
-from dltrain.data.tabular import Standardizer, TabularData
+from dltrain.data.tabular.sklearn_sets import Standardizer, TabularData
+from dltrain.data.vision.digits import DigitsData
 from dltrain.errors import UserError
 from dltrain.tasks.binary_classification import BinaryClassificationTask, positive_logit
 from dltrain.tasks.regression import RegressionTask

@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from dltrain.metrics.binary import BinaryMetrics, precision_recall_curve, roc_auc, roc_curve
 from dltrain.metrics.regression import RegressionMetrics
-from dltrain.visuals_curves import curve_image
+from dltrain.visuals.curves import curve_image
 
 
 def regression(prediction: list[float], target: list[float]) -> dict[str, float]:

@@ -9,14 +9,13 @@ import torch
 from hydra.utils import instantiate
 
 from dltrain import api
-from dltrain.data.digits import DigitsData
-from dltrain.data.perturbation import gaussian_noise, perturb, random_translate
-from dltrain.data.semi_supervised import stratified_subset
+from dltrain.data.augment.perturbation import gaussian_noise, perturb, random_translate
+from dltrain.data.vision.digits import DigitsData
+from dltrain.data.vision.semi_supervised import stratified_subset
+from dltrain.engine.sharding import Shards, is_sharded
 from dltrain.errors import UserError
 from dltrain.models.classification.mlp import MLP
-from dltrain.sharding import Shards, is_sharded
-from dltrain.tasks.semi_supervised import (MeanTeacherTask, PiModelTask, ema_update, sigmoid_rampup,
-                                           softmax_consistency)
+from dltrain.tasks.semi_supervised import MeanTeacherTask, PiModelTask, ema_update, sigmoid_rampup, softmax_consistency
 
 
 def test_ema_update_formula():

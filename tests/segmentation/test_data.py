@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from dltrain.data.segmentation_data import build_joint_transform
-from dltrain.data.shapes import generate_shapes
+from dltrain.data.vision.segmentation import build_joint_transform
+from dltrain.data.vision.shapes import generate_shapes
 
 
 def test_shapes_are_deterministic_and_targets_agree():

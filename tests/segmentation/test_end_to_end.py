@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 
+from helpers import run_dirs
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-from conftest import run_dirs
 
 
 def test_unet_on_shapes_runs_end_to_end(cli):

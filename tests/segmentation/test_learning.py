@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dltrain import api
-from dltrain.data.shapes import generate_shapes
+from dltrain.data.vision.shapes import generate_shapes
 
 # FCN-32s learns at 128 px (a 4x4 pool5 map; at 64 px its 2x2 map cannot place a shape) and DeepLab-v3 with
 # batch 8 (more optimizer steps): see their experiment configs and docs/segmentation.md.

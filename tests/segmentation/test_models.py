@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 
 from dltrain import api
-from dltrain.config import CONFIG_DIR
+from dltrain.launch.config import CONFIG_DIR
 from dltrain.models.segmentation.fcn import bilinear_upsampling
 from dltrain.models.segmentation.segnet import SegNet
 

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import run_dirs, run_dltrain
 from hydra.utils import instantiate
 
-from conftest import run_dirs, run_dltrain
-from dltrain import api, run
+from dltrain import api
+from dltrain.launch import run
 
 PROBE = ["model=mae_vit_probe", "optimizer.lr=0.01", "trainer.max_epochs=20", "logger=csv"]
 

@@ -5,8 +5,12 @@ import math
 
 import torch
 
-from dltrain.models.sequence.attention import (MultiHeadAttention, SinusoidalPositionalEncoding, causal_mask,
-                                               scaled_dot_product_attention)
+from dltrain.models.sequence.attention import (
+    MultiHeadAttention,
+    SinusoidalPositionalEncoding,
+    causal_mask,
+    scaled_dot_product_attention,
+)
 
 
 def reference_multi_head(attention: MultiHeadAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

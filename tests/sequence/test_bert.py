@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from dltrain import checkpoint
-from dltrain.data.sentence_pairs import CLS_ID, MASK_ID, NUM_SPECIALS, SEP_ID, NSPCorpusData
-from dltrain.data.text import PAD_ID
-from dltrain.data.text_classification_data import StorySentimentData
+from dltrain.checkpoint.fine_tune import load_pretrained_part
+from dltrain.data.text.classification import StorySentimentData
+from dltrain.data.text.sentence_pairs import CLS_ID, MASK_ID, NUM_SPECIALS, SEP_ID, NSPCorpusData
+from dltrain.data.text.tokenizer import PAD_ID
 from dltrain.errors import UserError
 from dltrain.models.sequence.bert import BERT
 from dltrain.models.sequence.text_classifier import BERTClassifier, LSTMClassifier
@@ -88,15 +89,15 @@ def test_bert_classifier_starts_from_the_pretrained_encoder(tmp_path: Path):
     path = tmp_path / "bert.ckpt"
     checkpoint.save({"model": bert.state_dict()}, path)
     options = dict(vocab_size=40, num_classes=3, d_model=16, num_heads=2, d_ff=32, num_layers=2, max_len=32)
-    classifier = BERTClassifier(**options, init_from=str(path))
+    classifier = load_pretrained_part(BERTClassifier(**options), path)
     for name, value in classifier.encoder.state_dict().items():
         torch.testing.assert_close(value, bert.encoder.state_dict()[name])
     assert classifier(torch.randint(NUM_SPECIALS, 40, (2, 5))).shape == (2, 3)
     with pytest.raises(UserError, match="does not fit"):
-        BERTClassifier(**{**options, "d_model": 32, "num_heads": 2}, init_from=str(path))
+        load_pretrained_part(BERTClassifier(**{**options, "d_model": 32, "num_heads": 2}), path)
     checkpoint.save({"model": torch.nn.Linear(2, 2).state_dict()}, tmp_path / "other.ckpt")
     with pytest.raises(UserError, match="no BERT encoder"):
-        BERTClassifier(**options, init_from=str(tmp_path / "other.ckpt"))
+        load_pretrained_part(BERTClassifier(**options), tmp_path / "other.ckpt")
 
 
 @pytest.mark.slow
@@ -112,12 +113,11 @@ def test_pretraining_lowers_the_masked_lm_loss_and_learns_next_sentence_predicti
 
 @pytest.mark.parametrize("name", ["lstm_classifier", "bert_classifier"])
 def test_text_classifier_configs_take_one_training_step(name: str) -> None:
-    from hydra.utils import instantiate
-
     from dltrain import api
+    from dltrain.launch import run
 
     cfg = api.compose([f"model={name}", "data=story_sentiment"])
-    model = instantiate(cfg.model)
+    model = run.build_model(cfg)
     ids = torch.randint(4, cfg.data.vocab_size, (3, 12))
     logits = model(ids)
     assert logits.shape == (3, cfg.data.num_classes)

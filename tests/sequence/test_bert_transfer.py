@@ -14,9 +14,9 @@ QUIET = ("logger=csv", "trainer.log_histograms=false", "trainer.enable_progress_
 def test_reviews_use_the_story_vocabulary_and_keep_one_sentiment():
     import random
 
-    from dltrain.data.review_pairs import ReviewPairsData, generate_review
-    from dltrain.data.sentence_pairs import NEGATIVE, POSITIVE
-    from dltrain.data.text import UNK_ID
+    from dltrain.data.text.review_pairs import ReviewPairsData, generate_review
+    from dltrain.data.text.sentence_pairs import NEGATIVE, POSITIVE
+    from dltrain.data.text.tokenizer import UNK_ID
 
     data = ReviewPairsData(num_stories=100, seed=0)
     data.setup()

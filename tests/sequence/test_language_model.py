@@ -7,16 +7,16 @@ import urllib.request
 
 import pytest
 import torch
+from helpers import run_dirs
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from conftest import run_dirs
 from dltrain import api
-from dltrain.data.corpora import load_corpus, python_stdlib
-from dltrain.data.language_model_data import LanguageModelData, TokenWindows, split_text
-from dltrain.data.text import UNK_ID
-from dltrain.data.time_series import SineData
+from dltrain.data.tabular.time_series import SineData
+from dltrain.data.text.corpora import load_corpus, python_stdlib
+from dltrain.data.text.language_model import LanguageModelData, TokenWindows, split_text
+from dltrain.data.text.tokenizer import UNK_ID
 from dltrain.errors import UserError
 from dltrain.tasks.language_model import LanguageModelTask, perplexity, sample
 
@@ -88,6 +88,7 @@ def test_perplexity_of_a_hand_computed_case():
     assert metrics["val/loss"] == pytest.approx(9 / 4 * math.log(2))
     assert metrics["val/acc"] == pytest.approx(1 / 4)  # the argmax (token 0) is right once
     assert perplexity(4 * math.log(4), 4) == pytest.approx(4.0)  # uniform over 4 tokens
+    task.reset_metrics()  # what the trainer does after every pass
     task.validation_step((ids[:1], torch.tensor([[0, 0]])), 0)  # the sums were reset
     assert task.compute_metrics("val")["val/perplexity"] == pytest.approx(2.0)
 

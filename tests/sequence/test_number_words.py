@@ -5,9 +5,15 @@ import json
 
 import pytest
 
-from dltrain.data.number_words import (ONES, TENS, DigitWordTokenizer, NumbersWordsData, generate_number_pairs,
-                                       number_to_words)
-from dltrain.data.text import EOS_ID
+from dltrain.data.text.number_words import (
+    ONES,
+    TENS,
+    DigitWordTokenizer,
+    NumbersWordsData,
+    generate_number_pairs,
+    number_to_words,
+)
+from dltrain.data.text.tokenizer import EOS_ID
 from dltrain.errors import UserError
 
 KNOWN = {

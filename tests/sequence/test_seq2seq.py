@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dltrain.data.text import PAD_ID
+from dltrain.data.text.tokenizer import PAD_ID
 from dltrain.models.sequence.seq2seq import AttentionSeq2Seq, Seq2Seq
 
 

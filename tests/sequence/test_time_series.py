@@ -5,10 +5,10 @@ import json
 
 import pytest
 import torch
+from helpers import run_dirs
 from torch import nn
 
-from conftest import run_dirs
-from dltrain.data.time_series import SineData, noisy_sine
+from dltrain.data.tabular.time_series import SineData, noisy_sine
 from dltrain.errors import UserError
 from dltrain.tasks.time_series import TimeSeriesTask, k_step_predictions
 

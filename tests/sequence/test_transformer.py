@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from dltrain.data.text import PAD_ID
+from dltrain.data.text.tokenizer import PAD_ID
 from dltrain.models.sequence.transformer import Transformer, TransformerLM
 
 

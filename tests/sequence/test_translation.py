@@ -9,9 +9,9 @@ import sacrebleu
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from dltrain.data import translation_data
-from dltrain.data.text import BOS_ID, EOS_ID, PAD_ID
-from dltrain.data.translation_data import DatesData, EngFraData, generate_dates
+from dltrain.data.text import translation as translation_data
+from dltrain.data.text.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from dltrain.data.text.translation import DatesData, EngFraData, generate_dates
 from dltrain.errors import UserError
 from dltrain.models.sequence.seq2seq import AttentionSeq2Seq
 from dltrain.models.sequence.transformer import Transformer

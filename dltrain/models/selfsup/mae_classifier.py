@@ -3,9 +3,10 @@
 The encoder is MAE's (``mae.MAEEncoder``: a ViT without its head) reading
 *all* patches; its output tokens are pooled into one feature vector — the
 [CLS] token (``pool: cls``) or the mean of the patch tokens (``pool: mean``)
-— and classified by a head. ``init_from`` names a checkpoint of
-``dltrain model=mae``: its ``encoder.*`` weights are loaded, the decoder is
-dropped. The encoder options must match the pre-training run's.
+— and classified by a head. ``model.init_from`` names a checkpoint of
+``dltrain model=mae``: the run builder loads its ``encoder.*`` weights
+(``pretrained_part``), the decoder is dropped. The encoder options must match
+the pre-training run's.
 
 Two ways to use the pre-trained encoder, as the paper evaluates it:
 
@@ -19,20 +20,21 @@ Two ways to use the pre-trained encoder, as the paper evaluates it:
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from dltrain.errors import UserError
-from dltrain.models import transfer
 from dltrain.models.selfsup.mae import MAEEncoder
+from dltrain.models.transfer import PretrainedPart
 
-ENCODER_PREFIX = "encoder."  # where MaskedAutoencoder keeps its encoder in a checkpoint's model weights
 POOLS = ("cls", "mean")
 
 
 class MAEClassifier(nn.Module):
+    # model.init_from: the encoder of a masked-autoencoder run (mae.MaskedAutoencoder keeps it as ``encoder``)
+    pretrained_part = PretrainedPart("encoder", "MAE encoder", "`dltrain model=mae` (e.g. experiment=mae_digits)",
+                                     "image_size / patch_size / embed_dim / depth / num_heads")
+
     def __init__(
         self,
         num_classes: int,
@@ -46,7 +48,6 @@ class MAEClassifier(nn.Module):
         drop_path_rate: float = 0.0,
         pool: str = "mean",
         linear_probe: bool = False,
-        init_from: str | None = None,
     ) -> None:
         super().__init__()
         if pool not in POOLS:
@@ -58,16 +59,8 @@ class MAEClassifier(nn.Module):
         nn.init.trunc_normal_(linear.weight, std=0.01)  # small: the head starts near chance, as in the paper
         nn.init.zeros_(linear.bias)
         self.head = nn.Sequential(nn.BatchNorm1d(embed_dim, affine=False), linear) if linear_probe else linear
-        if init_from:
-            self.load_encoder(init_from)
         if linear_probe:
             self.encoder.requires_grad_(False)
-
-    def load_encoder(self, path: str | Path) -> None:
-        """The encoder weights of a masked-autoencoder checkpoint (``dltrain model=mae``)."""
-        transfer.load_submodule_from_checkpoint(self.encoder, path, ENCODER_PREFIX, "MAE encoder",
-                                                "`dltrain model=mae` (e.g. experiment=mae_digits)",
-                                                "image_size / patch_size / embed_dim / depth / num_heads")
 
     def train(self, mode: bool = True) -> "MAEClassifier":
         super().train(mode)

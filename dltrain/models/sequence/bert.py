@@ -27,7 +27,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dltrain.data.text import PAD_ID
 from dltrain.models.sequence.transformer import TransformerEncoder
 
 NUM_SEGMENTS = 2
@@ -36,9 +35,9 @@ NUM_SEGMENTS = 2
 class BERTEmbeddings(nn.Module):
     """token + segment + learned position embeddings, LayerNorm, dropout."""
 
-    def __init__(self, vocab_size: int, d_model: int, max_len: int, dropout: float) -> None:
+    def __init__(self, vocab_size: int, d_model: int, max_len: int, dropout: float, pad_id: int) -> None:
         super().__init__()
-        self.token = nn.Embedding(vocab_size, d_model, padding_idx=PAD_ID)
+        self.token = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.segment = nn.Embedding(NUM_SEGMENTS, d_model)
         self.position = nn.Embedding(max_len, d_model)
         self.norm = nn.LayerNorm(d_model)
@@ -56,15 +55,16 @@ class BERTEncoder(nn.Module):
     """Embeddings + bidirectional Transformer encoder: (B, T) ids -> (B, T, d_model) contextual states."""
 
     def __init__(self, vocab_size: int, d_model: int = 128, num_heads: int = 4, d_ff: int = 512,
-                 num_layers: int = 2, dropout: float = 0.1, max_len: int = 128) -> None:
+                 num_layers: int = 2, dropout: float = 0.1, max_len: int = 128, pad_id: int = 0) -> None:
         super().__init__()
-        self.embeddings = BERTEmbeddings(vocab_size, d_model, max_len, dropout)
+        self.pad_id = pad_id
+        self.embeddings = BERTEmbeddings(vocab_size, d_model, max_len, dropout, pad_id)
         self.encoder = TransformerEncoder(d_model, num_heads, d_ff, num_layers, dropout)
         self.apply(bert_init)
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = ids != PAD_ID if mask is None else mask  # padding is never attended to
+        mask = ids != self.pad_id if mask is None else mask  # padding is never attended to
         return self.encoder(self.embeddings(ids, segments), mask)
 
 
@@ -108,9 +108,9 @@ class BERT(nn.Module):
     """BERT for pre-training: ``forward(ids, segments, mask) -> (MLM logits (B, T, V), NSP logits (B, 2))``."""
 
     def __init__(self, vocab_size: int, d_model: int = 128, num_heads: int = 4, d_ff: int = 512,
-                 num_layers: int = 2, dropout: float = 0.1, max_len: int = 128) -> None:
+                 num_layers: int = 2, dropout: float = 0.1, max_len: int = 128, pad_id: int = 0) -> None:
         super().__init__()
-        self.encoder = BERTEncoder(vocab_size, d_model, num_heads, d_ff, num_layers, dropout, max_len)
+        self.encoder = BERTEncoder(vocab_size, d_model, num_heads, d_ff, num_layers, dropout, max_len, pad_id)
         self.mlm = MaskedLMHead(self.encoder.embeddings.token)
         self.nsp = NextSentenceHead(d_model)
 

@@ -34,16 +34,14 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dltrain.data.text import PAD_ID
-
 
 class Encoder(nn.Module):
     """Embedding + (bi)GRU over a padded batch; returns per-token annotations and the final states."""
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_size: int, num_layers: int, dropout: float,
-                 bidirectional: bool) -> None:
+                 bidirectional: bool, pad_id: int) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.rnn = nn.GRU(embed_dim, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
                           dropout=dropout if num_layers > 1 else 0.0)
         self.num_layers, self.directions = num_layers, 2 if bidirectional else 1
@@ -65,12 +63,12 @@ class Seq2Seq(nn.Module):
     """GRU encoder-decoder with the source summary ``c`` fed at every decoder step (Cho et al. 2014)."""
 
     def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 128, num_layers: int = 1,
-                 dropout: float = 0.1) -> None:
+                 dropout: float = 0.1, pad_id: int = 0) -> None:
         super().__init__()
-        self.encoder = Encoder(vocab_size, embed_dim, hidden_size, num_layers, dropout, bidirectional=False)
+        self.encoder = Encoder(vocab_size, embed_dim, hidden_size, num_layers, dropout, False, pad_id)
         context = self.encoder.output_size
         self.init_state = nn.Linear(context, hidden_size)  # s_0 = tanh(W c)
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.decoder = nn.GRU(embed_dim + context, hidden_size, num_layers, batch_first=True,
                               dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
@@ -116,13 +114,13 @@ class AttentionSeq2Seq(nn.Module):
     """Bidirectional-GRU encoder + GRU decoder with additive attention (Bahdanau et al. 2015)."""
 
     def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 128, num_layers: int = 1,
-                 attention_size: int = 128, dropout: float = 0.1) -> None:
+                 attention_size: int = 128, dropout: float = 0.1, pad_id: int = 0) -> None:
         super().__init__()
-        self.encoder = Encoder(vocab_size, embed_dim, hidden_size, num_layers, dropout, bidirectional=True)
+        self.encoder = Encoder(vocab_size, embed_dim, hidden_size, num_layers, dropout, True, pad_id)
         annotation = self.encoder.output_size
         self.init_state = nn.Linear(annotation, hidden_size)  # s_0 = tanh(W h_final)
         self.attention = AdditiveAttention(hidden_size, annotation, attention_size)
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.decoder = nn.GRUCell(embed_dim + annotation, hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(hidden_size + embed_dim + annotation, vocab_size)

@@ -33,7 +33,6 @@ import math
 import torch
 from torch import nn
 
-from dltrain.data.text import PAD_ID
 from dltrain.models.sequence.attention import MultiHeadAttention, SinusoidalPositionalEncoding
 
 
@@ -111,9 +110,9 @@ class DecoderBlock(nn.Module):
 class TokenEmbedding(nn.Module):
     """Embedding(token) * sqrt(d_model) + PE(position), then dropout."""
 
-    def __init__(self, vocab_size: int, d_model: int, dropout: float, max_len: int) -> None:
+    def __init__(self, vocab_size: int, d_model: int, dropout: float, max_len: int, pad_id: int | None = None) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD_ID)
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.positions = SinusoidalPositionalEncoding(d_model, dropout, max_len)
         self.scale = math.sqrt(d_model)
 
@@ -141,11 +140,13 @@ class Transformer(nn.Module):
         num_decoder_layers: int = 2,
         dropout: float = 0.1,
         max_len: int = 512,
+        pad_id: int = 0,
     ) -> None:
         super().__init__()
-        self.source_embedding = TokenEmbedding(vocab_size, d_model, dropout, max_len)
+        self.pad_id = pad_id
+        self.source_embedding = TokenEmbedding(vocab_size, d_model, dropout, max_len, pad_id)
         self.encoder = TransformerEncoder(d_model, num_heads, d_ff, num_encoder_layers, dropout)
-        self.target_embedding = TokenEmbedding(vocab_size, d_model, dropout, max_len)
+        self.target_embedding = TokenEmbedding(vocab_size, d_model, dropout, max_len, pad_id)
         self.decoder = nn.ModuleList(DecoderBlock(d_model, num_heads, d_ff, dropout) for _ in range(num_decoder_layers))
         self.generator = nn.Linear(d_model, vocab_size)  # decoder state -> next-token logits
         xavier_init(self)
@@ -158,7 +159,7 @@ class Transformer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, V) for every target position; the last layer's cross-attention (B, T, S), heads averaged."""
         y = self.target_embedding(tgt_in)
-        target_mask = tgt_in != PAD_ID
+        target_mask = tgt_in != self.pad_id
         weights = None
         for index, block in enumerate(self.decoder):
             last = index == len(self.decoder) - 1

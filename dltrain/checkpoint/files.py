@@ -1,0 +1,76 @@
+"""Checkpoint files: atomic writes, safe loads, and finding the newest ``last.ckpt``.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts,
+so it loads with ``torch.load(weights_only=True)`` (no arbitrary pickles).
+Writes go to a temporary file in the same folder, are fsync'ed, then renamed
+over the target: a crash mid-write (SIGKILL after a preemption's grace period,
+a power cut) leaves the previous file whole, and ``find_last`` never picks a
+temporary file (tested in tests/test_preemption.py).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dltrain.checkpoint import legacy
+from dltrain.errors import UserError
+
+FORMAT = "dltrain-checkpoint/1"
+
+
+def save(state: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        torch.save({"format": FORMAT, **state}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _fsync_folder(path.parent)  # the rename itself survives a crash too
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Checkpoint {path} does not exist; pass the path of a last.ckpt or best.ckpt, or ckpt_path=last.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise UserError(
+            f"{path} is not a readable dltrain checkpoint ({type(error).__name__}): it is truncated, corrupt, "
+            "or was written by another tool; pass a last.ckpt or best.ckpt written by dltrain."
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise UserError(
+            f"{path} is a PyTorch file but not a dltrain checkpoint (no '{FORMAT}' marker); "
+            "pass a last.ckpt or best.ckpt written by dltrain (plain weights load with model.init_from where supported)."
+        )
+    return legacy.upgrade(state)  # a checkpoint of an older layout reads as today's
+
+
+def find_last(output_dir: Path, task_name: str, exclude: Path | None = None) -> Path:
+    """The newest ``last.ckpt`` under ``outputs/<task_name>/`` (single runs and sweeps).
+
+    Only files named exactly ``last.ckpt`` count: a write cut short leaves ``.last.ckpt.<pid>.tmp`` beside it.
+    """
+    candidates = [p for p in (output_dir / task_name).rglob("checkpoints/last.ckpt")
+                  if p.is_file() and exclude not in p.parents]
+    if not candidates:
+        raise UserError(
+            f"ckpt_path=last found no last.ckpt under {output_dir / task_name}; train first, "
+            "or pass ckpt_path=PATH (runs are grouped by task_name, the model and data names by default)."
+        )
+    return max(candidates, key=lambda p: p.stat().st_mtime)

@@ -1,0 +1,1 @@
+"""Text data: tokenisers, corpora, language modelling, translation, sentence pairs, text classification."""

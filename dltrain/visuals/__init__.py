@@ -1,0 +1,1 @@
+"""Pictures for TensorBoard and the run directory: heat maps, labelled image grids, curves."""

@@ -1,0 +1,32 @@
+"""Helpers shared by the test files: run the installed ``dltrain`` command as a user types it, set runs up
+in-process, find run directories. (Fixtures live in conftest.py.)"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DLTRAIN = str(Path(sys.executable).parent / "dltrain")
+
+
+def run_dltrain(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``dltrain ARGS`` as a user types it, in ``cwd`` (so outputs/ lands there)."""
+    env = {**os.environ, "DLTRAIN_DATA_DIR": str(cwd / "data"), "DLTRAIN_OUTPUT_DIR": str(cwd / "outputs")}
+    return subprocess.run([DLTRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def train_here(root: Path, *overrides: str) -> Path:
+    """A run that only sets a test up, trained in this process (a ``dltrain`` process spends seconds importing)
+    into the directory the command would use in ``root``: outputs/<task_name>/<date>_<time>_<id>."""
+    from dltrain import api
+
+    cfg = api.compose(overrides)
+    run_dir = root / "outputs" / cfg.task_name / api.default_run_dir(cfg).name
+    api.train(overrides, run_dir=run_dir)
+    return run_dir
+
+
+def run_dirs(root: Path, task_name: str) -> list[Path]:
+    """Single-run directories under outputs/<task_name>/, oldest first."""
+    return sorted(p for p in (root / "outputs" / task_name).iterdir() if p.name != "multirun")
