@@ -80,6 +80,11 @@ def _fail(error: UserError) -> None:
 def main() -> None:
     from dltrain.launch.preflight import check_command_line
 
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        from dltrain.launch.help import render
+
+        print(render(CONFIG_DIR))
+        return
     try:
         check_command_line(sys.argv[1:], CONFIG_DIR)
         sys.argv[1:] = shared_run_dir.follow_rank_zero(sys.argv[1:])  # torchrun: one run dir for all ranks

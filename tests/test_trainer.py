@@ -154,3 +154,14 @@ def test_torch_compile_trains_and_saves_unwrapped_weights(tmp_path):
     state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert not any(k.startswith("_orig_mod.") for k in state["model"])
     assert results["best"] > 0.2
+
+
+def test_every_validation_pass_starts_from_zero(tmp_path):
+    """The trainer resets a task's metric sums after each pass (Task.reset_metrics): two passes agree."""
+    from dltrain.launch import run
+
+    cfg = api.compose([*FAST, "logger=none"])
+    data, task = run.build_data(cfg), run.build_task(cfg)
+    trainer = run.build_trainer(cfg, tmp_path)
+    first, second = trainer.test(task, data), trainer.test(task, data)
+    assert first == second and 0 <= first["test/acc"] <= 1

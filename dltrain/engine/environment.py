@@ -44,6 +44,7 @@ def set_determinism(deterministic: bool) -> None:
     """Bit-exact reruns: deterministic kernels and no cuDNN autotuning."""
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if torch.are_deterministic_algorithms_enabled() != deterministic:  # the call imports torch._inductor: 1-2 s
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sklearn.model_selection import KFold, StratifiedKFold
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from dltrain.errors import UserError
@@ -41,6 +40,8 @@ def fold_indices(num_samples: int, folds: int, seed: int, labels: list[int] | No
     """(train indices, validation indices) per fold; each sample is validated exactly once."""
     if folds < 2 or folds > num_samples:
         raise UserError(f"cv.folds={folds} must be between 2 and the number of samples ({num_samples}).")
+    from sklearn.model_selection import KFold, StratifiedKFold  # here: a second to import, for cv runs only
+
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed) if labels else KFold(folds, shuffle=True,
                                                                                               random_state=seed)
     split = splitter.split(range(num_samples), labels) if labels else splitter.split(range(num_samples))

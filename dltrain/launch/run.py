@@ -35,9 +35,11 @@ def build_data(cfg: DictConfig) -> Any:
 def build_model(cfg: DictConfig) -> nn.Module:
     """The model of the config; ``model.init_from=PATH`` then fills its pre-trained part (an encoder) from a
     pre-training run's checkpoint (dltrain/checkpoint/fine_tune.py): models themselves never read files."""
-    model = instantiate({k: v for k, v in cfg.model.items() if k != "init_from"})
-    if cfg.model.get("init_from"):
-        load_pretrained_part(model, cfg.model.init_from)
+    options = OmegaConf.to_container(cfg.model, resolve=True)  # resolved here: nested nodes read data.* facts
+    init_from = options.pop("init_from", None)
+    model = instantiate(options)
+    if init_from:
+        load_pretrained_part(model, init_from)
     return model
 
 

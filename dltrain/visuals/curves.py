@@ -6,8 +6,9 @@ Same style as ``visuals.py``: PIL draws, the result is a uint8 tensor
 from __future__ import annotations
 
 import torch
-import torchvision
 from PIL import Image, ImageDraw
+
+from dltrain.visuals.grids import pil_to_uint8
 
 MARGIN = 28  # room for the axis labels
 
@@ -43,4 +44,4 @@ def curve_image(
     for value, anchor in (("0", to_pixel(0, 0)), ("1", to_pixel(1, 0))):
         draw.text((anchor[0] - 3, anchor[1] + 2), value, fill="black")
     draw.text((MARGIN - 10, MARGIN - 5), "1", fill="black")
-    return torchvision.transforms.functional.pil_to_tensor(image)
+    return pil_to_uint8(image)

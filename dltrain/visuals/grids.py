@@ -1,14 +1,20 @@
 """Pictures for TensorBoard drawn without matplotlib: heat maps and labelled image grids.
 
-Everything returns a uint8 tensor (3, H, W), the format ``add_image`` takes.
+Everything returns a uint8 tensor (3, H, W), the format ``add_image`` takes. torchvision is imported
+where it is used: it costs a second to import, which a run should not pay before its first step.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
-import torchvision
 from PIL import Image, ImageDraw
+
+
+def pil_to_uint8(image: Image.Image) -> torch.Tensor:
+    """An RGB PIL image as a uint8 (3, H, W) tensor."""
+    return torch.from_numpy(np.array(image.convert("RGB"), copy=True)).permute(2, 0, 1).contiguous()
 
 
 def heatmap(matrix: torch.Tensor, cell: int = 24) -> torch.Tensor:
@@ -25,7 +31,7 @@ def heatmap(matrix: torch.Tensor, cell: int = 24) -> torch.Tensor:
             draw.rectangle(box, fill=colour)
             if cell >= 20 and matrix[i, j] > 0:
                 draw.text((box[0] + 2, box[1] + 6), f"{int(matrix[i, j])}", fill="black" if v < 0.6 else "white")
-    return torchvision.transforms.functional.pil_to_tensor(image)
+    return pil_to_uint8(image)
 
 
 def labelled_grid(images: torch.Tensor, captions: Sequence[str], correct: Sequence[bool], size: int = 64) -> torch.Tensor:
@@ -45,8 +51,10 @@ def labelled_grid(images: torch.Tensor, captions: Sequence[str], correct: Sequen
         draw.rectangle((0, 0, size - 1, size - 1), outline=(0, 200, 0) if ok else (230, 0, 0), width=2)
         draw.rectangle((2, size - 13, size - 3, size - 3), fill=(0, 0, 0))
         draw.text((4, size - 13), caption, fill="white")
-        tiles.append(torchvision.transforms.functional.pil_to_tensor(tile))
-    return torchvision.utils.make_grid(torch.stack(tiles), nrow=8, padding=2)
+        tiles.append(pil_to_uint8(tile))
+    from torchvision.utils import make_grid
+
+    return make_grid(torch.stack(tiles), nrow=8, padding=2)
 
 
 def to_uint8(pixels: torch.Tensor) -> torch.Tensor:

@@ -78,3 +78,19 @@ def test_freeze_backbone_leaves_only_the_head_trainable() -> None:
     model = vit.vit(num_classes=10, in_channels=1, image_size=28, freeze_backbone=True)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"head.weight", "head.bias"}
+
+
+def test_flops_at_start_up_count_attention_as_vit_b16s_analytic_figure():
+    """The CPU attention kernel is counted (PyTorch's counter knows only the CUDA ones): 17.56 G MACs."""
+    from dltrain.engine.model_facts import count_flops
+    from dltrain.models.classification.vit import vit_base
+
+    model = vit_base(num_classes=1000, in_channels=3, image_size=224)
+    image = torch.randn(1, 3, 224, 224)
+    tokens, width, depth = 197, 768, 12  # 196 patches + [CLS]
+    per_block = (tokens * width * 3 * width      # q, k, v projections
+                 + 2 * tokens * tokens * width   # QK^T and (softmax) V
+                 + tokens * width * width        # output projection
+                 + 2 * tokens * width * 4 * width)  # MLP
+    analytic = 196 * 768 * (3 * 16 * 16) + depth * per_block + width * 1000  # patch embedding, blocks, head
+    assert count_flops(lambda: model(image), model) == 2 * analytic  # a multiply-add is two FLOPs

@@ -37,8 +37,6 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset
-from torchvision import tv_tensors
-from torchvision.transforms import v2
 
 from dltrain.data.augment.batch_augment import BatchAugment, FusedNormalize
 from dltrain.data.core.in_memory import ImageArrays, NotInMemory, image_arrays
@@ -184,6 +182,9 @@ def _resized(arrays: ImageArrays, size: int) -> ImageArrays:
     """Resize + centre crop once, as the classic transform does per image (masks by nearest neighbour)."""
     if tuple(arrays.images.shape[-2:]) == (size, size):
         return arrays
+    from torchvision import tv_tensors  # here: a second to import, and in-memory data at its size needs none
+    from torchvision.transforms import v2
+
     geometry = v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size)])
     images = geometry(arrays.images)
     targets = arrays.targets

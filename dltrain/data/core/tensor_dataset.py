@@ -34,5 +34,5 @@ class TensorImageDataset(Dataset):
 
 def _is_random(transform: Callable) -> bool:
     steps = getattr(transform, "transforms", [transform])
-    deterministic = ("ToImage", "ToDtype", "Normalize", "Resize", "CenterCrop")
+    deterministic = ("ToImage", "ToDtype", "Normalize", "Resize", "CenterCrop", "ScaleNormalize")
     return any(type(step).__name__ not in deterministic for step in steps)

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from dltrain.data.core.base import DataModule
+from dltrain.data.core.splits import train_val_test
 from dltrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -207,10 +207,8 @@ class GraphClassificationData(DataModule):
         labels = torch.cat([g["y"] for g in graphs])
         edge_features = graphs[0]["edge_attr"].shape[1] if "edge_attr" in graphs[0] else 0
         check_sizes(self, graphs[0]["x"].shape[1], int(labels.max()) + 1, edge_features)
-        index = list(range(len(graphs)))
-        rest, test = train_test_split(index, test_size=self.test_fraction, stratify=labels, random_state=self.seed)
-        train, val = train_test_split(rest, test_size=self.val_fraction / (1 - self.test_fraction),
-                                      stratify=labels[rest], random_state=self.seed)
+        train, val, test = train_val_test(list(range(len(graphs))), self.val_fraction, self.test_fraction,
+                                          self.seed, stratify=labels)
         log.info("%s: %d graphs, %d / %d / %d train / val / test", type(self).__name__, len(graphs),
                  len(train), len(val), len(test))
         self.train_dataset = GraphListDataset([graphs[i] for i in train])

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn import datasets
-from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
 from dltrain.data.core.base import DataModule
+from dltrain.data.core.splits import train_val_test
 from dltrain.errors import UserError
 
 REGRESSION, BINARY = "regression", "binary"
@@ -70,12 +69,8 @@ class TabularData(DataModule):
         x = torch.from_numpy(features).float()
         y = torch.from_numpy(target).float()
         stratify = target if self.kind == BINARY else None
-        index = np.arange(len(y))
-        rest, test = train_test_split(index, test_size=self.test_fraction, stratify=stratify,
-                                      random_state=self.seed)
-        train, val = train_test_split(rest, test_size=self.val_fraction / (1 - self.test_fraction),
-                                      stratify=None if stratify is None else stratify[rest],
-                                      random_state=self.seed)
+        train, val, test = train_val_test(np.arange(len(y)), self.val_fraction, self.test_fraction, self.seed,
+                                          stratify=stratify)
         scale_x = Standardizer(x[train])
         if self.kind == REGRESSION:
             scale_y = Standardizer(y[train].unsqueeze(1))
@@ -86,6 +81,8 @@ class TabularData(DataModule):
         self.test_dataset = TensorDataset(scale_x(x[test]), y[test])
 
     def _load(self) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn import datasets  # here: importing scikit-learn costs a second, and only these sets need it
+
         if self.name == "diabetes":
             return datasets.load_diabetes(return_X_y=True)
         if self.name == "breast_cancer":

@@ -24,12 +24,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset, TensorDataset
 from torchvision.transforms.functional import pil_to_tensor
 
 from dltrain.data.core.base import DataModule
+from dltrain.data.core.splits import train_val_test
+from dltrain.data.vision.digits import load_digits
 from dltrain.errors import UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -38,21 +38,11 @@ PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz
 
 def digit_images(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The 1,797 scikit-learn digits as (N, 1, size, size) floats in [0, 1] (bilinear resize), and labels."""
-    digits = load_digits()
-    images = torch.from_numpy(digits.images / 16.0).float().unsqueeze(1)
+    pixels, targets = load_digits()
+    images = torch.from_numpy(pixels / 16.0).float().unsqueeze(1)
     if image_size != images.shape[-1]:
         images = F.interpolate(images, size=image_size, mode="bilinear", align_corners=False).clamp(0, 1)
-    return images, torch.from_numpy(digits.target).long()
-
-
-def split_indices(labels: torch.Tensor, val_fraction: float, test_fraction: float,
-                  seed: int) -> tuple[list[int], list[int], list[int]]:
-    """Stratified train / val / test indices, fixed by the seed (the digits data module's split)."""
-    index = list(range(len(labels)))
-    rest, test = train_test_split(index, test_size=test_fraction, stratify=labels, random_state=seed)
-    train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), stratify=labels[rest],
-                                  random_state=seed)
-    return train, val, test
+    return images, torch.from_numpy(targets).long()
 
 
 def sobel_edges(images: torch.Tensor) -> torch.Tensor:
@@ -114,7 +104,8 @@ class DigitsEdgesData(DataModule):
         digits, labels = digit_images(self.image_size)
         edges = to_tanh_range(sobel_edges(digits))
         digits = to_tanh_range(digits)
-        train, val, test = split_indices(labels, self.val_fraction, self.test_fraction, self.seed)
+        train, val, test = train_val_test(list(range(len(labels))), self.val_fraction, self.test_fraction,
+                                          self.seed, stratify=labels)
         self.train_dataset = TensorDataset(edges[train], digits[train])
         self.val_dataset = TensorDataset(edges[val], digits[val])
         self.test_dataset = TensorDataset(edges[test], digits[test])

@@ -28,10 +28,10 @@ from __future__ import annotations
 import logging
 
 import torch
-from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from dltrain.data.core.base import DataModule
+from dltrain.data.core.splits import split
 from dltrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,7 @@ def stratified_subset(labels: torch.Tensor, fraction: float, seed: int) -> list[
     size = max(round(fraction * len(labels)), num_classes)
     if size >= len(labels):
         return list(range(len(labels)))
-    kept, _ = train_test_split(list(range(len(labels))), train_size=size, stratify=labels.numpy(),
-                               random_state=seed)
+    kept, _ = split(list(range(len(labels))), train_size=size, seed=seed, stratify=labels.numpy())
     return sorted(kept)
 
 

@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset
 
 from dltrain.data.core.base import DataModule
+from dltrain.data.core.splits import train_val_test
 from dltrain.data.vision.paired_images import (
     digit_images,
     download_archive,
     image_files,
     read_image,
-    split_indices,
     to_tanh_range,
 )
 from dltrain.errors import UserError
@@ -64,7 +64,8 @@ class DigitsStrokesData(DataModule):
         thin, labels = digit_images(self.image_size)
         thick = dilate(thin)
         thin, thick = to_tanh_range(thin), to_tanh_range(thick)
-        train, val, test = split_indices(labels, self.val_fraction, self.test_fraction, self.seed)
+        train, val, test = train_val_test(list(range(len(labels))), self.val_fraction, self.test_fraction,
+                                          self.seed, stratify=labels)
         half = len(train) // 2
         self.train_dataset = TensorDataset(thin[train[:half]], thick[train[half:2 * half]])
         self.val_dataset = TensorDataset(thin[val], thick[val])
