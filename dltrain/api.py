@@ -47,23 +47,13 @@ def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> d
 
 
 def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, float]:
-    """Test metrics of a checkpoint with the config stored in it (``overrides`` as key=value win)."""
-    from dltrain import checkpoint
+    """Test metrics of a checkpoint with the config stored in it; ``overrides`` as on the command line win
+    (``data=mnist`` composes the data group, ``data.batch_size=8`` sets one key), as ``dltrain mode=eval``."""
     from dltrain.launch import run
 
-    state = checkpoint.load(ckpt_path)
-    cfg = OmegaConf.create(state["config"])
-    for override in overrides:
-        key, _, value = override.partition("=")
-        OmegaConf.update(cfg, key, _parse(value), force_add=True)
-    cfg.ckpt_path = str(ckpt_path)
+    current = compose([*overrides, "mode=eval"])
+    current.ckpt_path = str(ckpt_path)
+    cfg, state = run.stored_run(current, list(overrides), Path("."))
     directory = Path(run_dir) if run_dir else default_run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
     return run.evaluate(cfg, directory, state)
-
-
-def _parse(value: str) -> Any:
-    """A command-line value as YAML reads it (``3`` -> 3, ``true`` -> True, ``a`` -> 'a')."""
-    import yaml
-
-    return yaml.safe_load(value)

@@ -34,12 +34,7 @@ def _run(cfg: DictConfig) -> float | None:
             log.info("done; run dir: %s", run_dir)
             return results["best"]
         if cfg.mode in ("eval", "predict"):
-            if not cfg.ckpt_path:
-                raise UserError(f"mode={cfg.mode} needs a checkpoint: add ckpt_path=PATH (or ckpt_path=last).")
-            ckpt_path = run.resolve_ckpt_path(cfg, run_dir)
-            state = run.checkpoint.load(ckpt_path)
-            eval_cfg = run.config_for_eval(state["config"], cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
-            eval_cfg.ckpt_path = str(ckpt_path)
+            eval_cfg, state = run.stored_run(cfg, list(hydra_cfg.overrides.task), run_dir)
             if cfg.mode == "predict":
                 from dltrain.predict.run import predict
 

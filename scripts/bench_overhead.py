@@ -36,7 +36,7 @@ import torch
 from hydra.utils import instantiate
 
 from dltrain import api
-from dltrain.launch import run
+from dltrain.launch import build
 
 
 def plain_loop(model, data, epochs: int) -> int:
@@ -66,8 +66,8 @@ def trainer_loop(cfg, model, data, run_dir: Path):
     """Build the trainer from its config (setup, untimed, like composing the config), return its fit()."""
     task = instantiate({"_target_": cfg.task._target_}, model=model, loss=torch.nn.CrossEntropyLoss(),
                        **{k: v for k, v in cfg.task.items() if k != "_target_"})
-    trainer = run.build_trainer(cfg, run_dir)
-    optimizer, decay = run.split_optimizer_config(cfg)
+    trainer = build.build_trainer(cfg, run_dir)
+    optimizer, decay = build.split_optimizer_config(cfg)
     scheduler = instantiate(cfg.scheduler)
 
     def fit() -> int:
@@ -163,7 +163,7 @@ def main() -> None:
               "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "trainer.log_histograms=false"]
     bare = api.compose(common + ["logger=none", "callbacks=none"])
     default = api.compose(common)
-    data = run.build_data(bare)
+    data = build.build_data(bare)
     torch.manual_seed(0)
     initial = instantiate(bare.model)
 

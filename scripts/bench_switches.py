@@ -39,7 +39,7 @@ from hydra.utils import instantiate
 
 from dltrain import api
 from dltrain.engine.callbacks import Callback
-from dltrain.launch import run
+from dltrain.launch import build
 
 KNOWN_BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "RTX 4090": 165.0}
 
@@ -89,10 +89,10 @@ def measure(model: str, switches: list[str], args, images, labels, run_dir: Path
     data.setup()
     task = instantiate({"_target_": cfg.task._target_}, model=instantiate(cfg.model), loss=instantiate(cfg.loss),
                        **{k: v for k, v in cfg.task.items() if k != "_target_"})
-    trainer = run.build_trainer(cfg, run_dir)
+    trainer = build.build_trainer(cfg, run_dir)
     timer = StepTimer(args.warmup, args.steps, trainer.device)
     trainer.callbacks.append(timer)
-    optimizer, decay = run.split_optimizer_config(cfg)
+    optimizer, decay = build.split_optimizer_config(cfg)
     trainer.fit(task, data, optimizer, instantiate(cfg.scheduler), decay)
     return args.steps * args.batch_size / timer.seconds, trainer.model_facts["flops_per_sample"]
 

@@ -8,7 +8,7 @@ import torch
 from hydra.utils import instantiate
 
 from dltrain import api
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.launch.config import CONFIG_DIR
 
 CONFIGS = Path(CONFIG_DIR)
@@ -31,7 +31,7 @@ def test_config_groups_have_the_options_the_docs_promise():
 @pytest.mark.parametrize("name", options("optimizer"))
 def test_optimizer_builds_with_norm_and_bias_exempt_from_decay(name):
     cfg = api.compose([f"optimizer={name}", "optimizer.weight_decay=0.1"])
-    factory, decay_norm_and_bias = run.split_optimizer_config(cfg)
+    factory, decay_norm_and_bias = build.split_optimizer_config(cfg)
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
     from dltrain.engine.optimization import parameter_groups
 
@@ -43,7 +43,7 @@ def test_optimizer_builds_with_norm_and_bias_exempt_from_decay(name):
 
 def test_decay_norm_and_bias_switch_puts_every_parameter_in_one_decayed_group():
     cfg = api.compose(["optimizer=adamw", "optimizer.decay_norm_and_bias=true"])
-    factory, decay_norm_and_bias = run.split_optimizer_config(cfg)
+    factory, decay_norm_and_bias = build.split_optimizer_config(cfg)
     from dltrain.engine.optimization import parameter_groups
 
     optimizer = factory(parameter_groups(torch.nn.Linear(4, 4).named_parameters(), 0.05, decay_norm_and_bias))
@@ -98,9 +98,9 @@ def test_trainer_config_builds(name, tmp_path):
         pytest.skip("no CUDA device here")
     if name == "ddp":  # one process per device, started by torchrun (built there in tests/test_ddp.py)
         with pytest.raises(Exception, match="torchrun --nproc_per_node"):
-            run.build_trainer(cfg, tmp_path)
+            build.build_trainer(cfg, tmp_path)
         return
-    trainer = run.build_trainer(cfg, tmp_path)
+    trainer = build.build_trainer(cfg, tmp_path)
     assert trainer.max_epochs >= 1
 
 

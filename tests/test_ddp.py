@@ -89,9 +89,9 @@ def test_val_accuracy_is_the_whole_split_reduced_over_ranks(ddp_run):
     """Each rank validated half of the split; the logged accuracy is that of the whole split."""
     state = checkpoint.load(ddp_run / "checkpoints" / "last.ckpt")
     cfg = api.compose(["trainer.max_epochs=2", "model.dropout=0", "seed=0"])
-    from dltrain.launch import run
+    from dltrain.launch import build
 
-    data, task = run.build_data(cfg), run.build_task(cfg)
+    data, task = build.build_data(cfg), build.build_task(cfg)
     task.model.load_state_dict(state["model"])
     task.eval()
     with torch.no_grad():

@@ -158,10 +158,10 @@ def test_torch_compile_trains_and_saves_unwrapped_weights(tmp_path):
 
 def test_every_validation_pass_starts_from_zero(tmp_path):
     """The trainer resets a task's metric sums after each pass (Task.reset_metrics): two passes agree."""
-    from dltrain.launch import run
+    from dltrain.launch import build
 
     cfg = api.compose([*FAST, "logger=none"])
-    data, task = run.build_data(cfg), run.build_task(cfg)
-    trainer = run.build_trainer(cfg, tmp_path)
+    data, task = build.build_data(cfg), build.build_task(cfg)
+    trainer = build.build_trainer(cfg, tmp_path)
     first, second = trainer.test(task, data), trainer.test(task, data)
     assert first == second and 0 <= first["test/acc"] <= 1

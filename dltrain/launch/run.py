@@ -1,7 +1,7 @@
-"""From a composed config to a finished run: build the pieces, train or evaluate, report.
+"""From a composed config to a finished run: train (or cross-validate) or evaluate, and report results.json.
 
-``cli.py`` hands the composed config here; tests call ``train(cfg)`` and
-``evaluate(cfg)`` directly (the Python API).
+``cli.py`` hands the composed config here, ``dltrain.api`` does the same from Python; the pieces are built
+by ``dltrain.launch.build``.
 """
 from __future__ import annotations
 
@@ -10,79 +10,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
 
 from dltrain import checkpoint
-from dltrain.checkpoint.fine_tune import load_pretrained_part
+from dltrain.checkpoint import stored_config
 from dltrain.checkpoint.run_state import load_inference_weights
 from dltrain.engine.environment import seed_everything
-from dltrain.engine.trainer import Trainer
 from dltrain.errors import UserError
-from dltrain.launch import cross_validation
-from dltrain.tasks.base import Task
+from dltrain.launch import build, cross_validation
+from dltrain.launch.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
-
-def build_data(cfg: DictConfig) -> Any:
-    data = instantiate(cfg.data)
-    data.setup()
-    return data
-
-
-def build_model(cfg: DictConfig) -> nn.Module:
-    """The model of the config; ``model.init_from=PATH`` then fills its pre-trained part (an encoder) from a
-    pre-training run's checkpoint (dltrain/checkpoint/fine_tune.py): models themselves never read files."""
-    options = OmegaConf.to_container(cfg.model, resolve=True)  # resolved here: nested nodes read data.* facts
-    init_from = options.pop("init_from", None)
-    model = instantiate(options)
-    if init_from:
-        load_pretrained_part(model, init_from)
-    return model
-
-
-def build_task(cfg: DictConfig) -> Task:
-    model = build_model(cfg)
-    loss = instantiate(cfg.loss) if cfg.get("loss") else None
-    task_options = {k: v for k, v in cfg.task.items() if k != "_target_"}
-    return instantiate({"_target_": cfg.task._target_}, model=model, loss=loss, **task_options)
-
-
-def build_trainer(cfg: DictConfig, run_dir: Path) -> Trainer:
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    return instantiate(cfg.trainer, run_dir=run_dir, loggers=loggers, callbacks=callbacks, seed=cfg.seed,
-                       config_yaml=OmegaConf.to_yaml(cfg, resolve=True))
-
-
-def split_optimizer_config(cfg: DictConfig) -> tuple[Any, bool]:
-    """The optimizer partial, and whether norm / bias parameters get weight decay."""
-    options = OmegaConf.to_container(cfg.optimizer, resolve=True)
-    decay_norm_and_bias = bool(options.pop("decay_norm_and_bias", False))
-    return instantiate(options), decay_norm_and_bias
-
-
-def check_model_fits_data(task: Task, data: Any, cfg: DictConfig) -> None:
-    """One forward pass on a real batch before training: a pair that cannot work fails here, in one sentence."""
-    task.check_data(data)
-    batch = next(iter(data.val_dataloader()))
-    model_was_training = task.model.training
-    task.model.eval()
-    try:
-        with torch.no_grad():
-            task.example_forward(batch)
-    except (RuntimeError, ValueError, TypeError, IndexError) as error:
-        reason = str(error).strip().splitlines()[0][:300]
-        choices = _choices(cfg)
-        raise UserError(
-            f"model={choices.get('model', '?')} cannot take data={choices.get('data', '?')}'s batches ({reason}); "
-            "pick a model of the same task family as the data (`dltrain --help` lists them), "
-            "or fix the shape keys in the data config."
-        ) from None
-    finally:
-        task.model.train(model_was_training)
 
 
 def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> Path | None:
@@ -97,15 +36,19 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> Path | None:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train (or cross-validate with ``cv.folds=K``); returns the contents of results.json."""
+    ckpt_path = resolve_ckpt_path(cfg, run_dir)
+    if ckpt_path:  # a resumed checkpoint's stored config is checked like any other before anything is built
+        stored_config.rebuild(checkpoint.load(ckpt_path)["config"], f"The checkpoint {ckpt_path}", cfg, [],
+                              CONFIG_DIR)
     seed_everything(cfg.seed)  # before any model or data is built: initial weights depend on the seed
-    data = build_data(cfg)
+    data = build.build_data(cfg)
     folds = OmegaConf.select(cfg, "cv.folds", default=0) or 0
     if folds < 2:
-        return fit_and_test(cfg, data, run_dir)
+        return fit_and_test(cfg, data, run_dir, ckpt_path)
 
     def train_fold(fold: int) -> dict[str, Any]:
         seed_everything(cfg.seed)  # every fold starts from the same initial weights
-        results = fit_and_test(cfg, data, run_dir / f"fold_{fold}")
+        results = fit_and_test(cfg, data, run_dir / f"fold_{fold}", ckpt_path)
         return {"best": results["best"], **{k: v for k, v in results["final"].items() if k.startswith("val/")}}
 
     summary = cross_validation.cross_validate(data, folds, bool(cfg.cv.stratified), cfg.seed, train_fold)
@@ -115,15 +58,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return {"best": summary["best/mean"], "cv": summary}
 
 
-def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path) -> dict[str, Any]:
+def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path, ckpt_path: Path | None = None) -> dict[str, Any]:
     """Train one model on ``data``, test the best weights, write results.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    task = build_task(cfg)
-    check_model_fits_data(task, data, cfg)
-    trainer = build_trainer(cfg, run_dir)
-    optimizer, decay_norm_and_bias = split_optimizer_config(cfg)
+    task = build.build_task(cfg)
+    build.check_model_fits_data(task, data, cfg)
+    trainer = build.build_trainer(cfg, run_dir)
+    optimizer, decay_norm_and_bias = build.split_optimizer_config(cfg)
     scheduler = instantiate(cfg.scheduler)
-    ckpt_path = resolve_ckpt_path(cfg, run_dir)
     try:
         fit = trainer.fit(task, data, optimizer, scheduler, decay_norm_and_bias, ckpt_path=ckpt_path)
         final = fit.metrics
@@ -150,16 +92,28 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path) -> dict[str, Any]:
     return results
 
 
+def stored_run(cfg: DictConfig, overrides: list[str], run_dir: Path) -> tuple[DictConfig, dict[str, Any]]:
+    """``mode=eval`` / ``mode=predict`` / ``api.evaluate``: the run ``cfg.ckpt_path`` describes, with the command's
+    overrides on top, its targets checked (``dltrain.checkpoint.stored_config``); and the loaded checkpoint."""
+    if not cfg.get("ckpt_path"):
+        raise UserError(f"mode={cfg.mode} needs a checkpoint: add ckpt_path=PATH (or ckpt_path=last).")
+    path = resolve_ckpt_path(cfg, run_dir)
+    state = checkpoint.load(path)
+    stored = stored_config.rebuild(state["config"], f"The checkpoint {path}", cfg, overrides, CONFIG_DIR)
+    stored.ckpt_path = str(path)
+    return stored, state
+
+
 def evaluate(cfg: DictConfig, run_dir: Path, state: dict[str, Any] | None = None) -> dict[str, float]:
     """Test metrics of a checkpoint, with the config stored in it (command-line overrides win).
 
     ``state`` is the checkpoint already loaded by the caller (it read the config from it), so the file is read once.
     """
     seed_everything(cfg.seed)
-    data = build_data(cfg)
-    task = build_task(cfg)
-    check_model_fits_data(task, data, cfg)
-    trainer = build_trainer(cfg, run_dir)
+    data = build.build_data(cfg)
+    task = build.build_task(cfg)
+    build.check_model_fits_data(task, data, cfg)
+    trainer = build.build_trainer(cfg, run_dir)
     trainer.loggers.setup(run_dir)
     load_inference_weights(task, state if state is not None else checkpoint.load(cfg.ckpt_path))
     try:
@@ -172,38 +126,9 @@ def evaluate(cfg: DictConfig, run_dir: Path, state: dict[str, Any] | None = None
     return metrics
 
 
-def config_for_eval(stored_yaml: str, current: DictConfig, overrides: list[str], groups: set[str]) -> DictConfig:
-    """The checkpoint's config with the user's command-line overrides applied on top.
-
-    A group override (``data=mnist``) replaces the whole group with what Hydra
-    composed for it; a key override (``data.batch_size=8``) replaces one value.
-    """
-    cfg = OmegaConf.create(stored_yaml)
-    OmegaConf.set_struct(cfg, False)
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key.startswith("hydra"):
-            continue
-        top = key.split("/")[0]
-        if top in groups and "." not in key:
-            cfg[top] = current[top]
-        else:
-            OmegaConf.update(cfg, key, OmegaConf.select(current, key), force_add=True)
-    return cfg
-
-
-def _choices(cfg: DictConfig) -> dict[str, str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return dict(HydraConfig.get().runtime.choices)
-    except ValueError:  # called outside a Hydra run (Python API)
-        return {}
-
-
 def _flat_choices(cfg: DictConfig) -> dict[str, Any]:
     """The hyperparameters a sweep varies: group choices plus the optimizer's numbers."""
-    choices = {k: v for k, v in _choices(cfg).items() if not k.startswith("hydra") and v is not None}
+    choices = {k: v for k, v in build._choices(cfg).items() if not k.startswith("hydra") and v is not None}
     for key in ("lr", "weight_decay", "momentum"):
         if key in cfg.optimizer:
             choices[f"optimizer.{key}"] = cfg.optimizer[key]

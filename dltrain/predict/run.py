@@ -33,7 +33,7 @@ from torchvision.io import write_png
 from dltrain.checkpoint.run_state import load_inference_weights
 from dltrain.engine.environment import pick_device, seed_everything
 from dltrain.errors import UserError
-from dltrain.launch.run import build_task
+from dltrain.launch.build import build_task
 from dltrain.predict.inputs import Preprocess, check_readable, find_images, output_names
 from dltrain.tasks.base import Prediction, Task
 

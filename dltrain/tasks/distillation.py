@@ -1,8 +1,9 @@
 """Knowledge distillation (Hinton, Vinyals & Dean, 2015): a small student learns from a trained teacher.
 
 The teacher is a finished dltrain run: ``task.teacher_ckpt=PATH`` names its
-checkpoint, whose stored config rebuilds the teacher model and whose weights
-are loaded into it. The teacher is frozen and always in eval mode (no dropout,
+checkpoint; the run builder (``dltrain.launch.build.load_teacher``) rebuilds the
+teacher model from the config stored in it (checked like every stored config)
+and loads its weights, and the task receives the model. The teacher is frozen and always in eval mode (no dropout,
 fixed BatchNorm statistics), even while the task trains. The student is the
 run's own model, any classifier config. The loss mixes the teacher's softened
 distribution with the true labels:
@@ -23,11 +24,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch import nn
 
-from dltrain import checkpoint
 from dltrain.errors import UserError
 from dltrain.tasks.classification import ClassificationTask
 
@@ -42,34 +40,22 @@ def distillation_loss(
     return alpha * soft * T * T + (1 - alpha) * F.cross_entropy(student_logits, target)
 
 
-def load_teacher(path: str) -> nn.Module:
-    """The model of a dltrain checkpoint, rebuilt from the config stored in it, frozen."""
-    state = checkpoint.load(path)
-    model = instantiate(OmegaConf.create(state["config"]).model)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as error:
-        raise UserError(f"The teacher checkpoint {path} does not fit the model its own config describes "
-                        f"({str(error).splitlines()[0]}); pass a checkpoint written by dltrain.") from None
-    return model.requires_grad_(False).eval()
-
-
 class DistillationTask(ClassificationTask):
     def __init__(
         self,
         model: nn.Module,
         loss: nn.Module,
         num_classes: int,
-        teacher_ckpt: str | None = None,
+        teacher: nn.Module | None = None,
         temperature: float = 4.0,
         alpha: float = 0.9,
         **options: Any,
     ) -> None:
-        if not teacher_ckpt:
+        if teacher is None:
             raise UserError("task=distillation needs a trained teacher: add task.teacher_ckpt=PATH "
                             "(the best.ckpt of an earlier dltrain run).")
         super().__init__(model, loss, num_classes, **options)
-        self.teacher = load_teacher(teacher_ckpt)
+        self.teacher = teacher
         self.temperature, self.alpha = temperature, alpha
 
     def train(self, mode: bool = True) -> "DistillationTask":

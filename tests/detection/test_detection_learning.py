@@ -14,7 +14,7 @@ import torch
 from helpers import run_dirs
 
 from dltrain import api
-from dltrain.launch import run
+from dltrain.launch import build
 
 # An untrained detector keeps its full 100 low-score boxes per image: on all 200 validation images Mask R-CNN
 # pastes 20,000 masks (1.5 CPU minutes, a third of its test). The first 64 images say the same: mAP@.5 0.000
@@ -25,7 +25,7 @@ UNTRAINED_VAL_BATCHES = 4
 def _untrained_metrics(overrides: list[str]) -> dict[str, float]:
     cfg = api.compose(overrides)
     torch.manual_seed(cfg.seed)
-    data, task = run.build_data(cfg), run.build_task(cfg)
+    data, task = build.build_data(cfg), build.build_task(cfg)
     task.eval()
     with torch.no_grad():
         for batch_idx, batch in enumerate(itertools.islice(data.val_dataloader(), UNTRAINED_VAL_BATCHES)):

@@ -6,7 +6,7 @@ import torch
 
 from dltrain import api
 from dltrain.errors import UserError
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.models.detection.torchvision_detectors import explicit_anchor_sizes, scaled_anchor_sizes
 from dltrain.models.detection.yolo import YOLO
 
@@ -30,8 +30,8 @@ def one_thread():
 
 def _task_and_data(model: str, *extra: str):
     cfg = api.compose([f"model={model}", *SMALL_DATA, *TINY[model], *extra])
-    data = run.build_data(cfg)
-    return run.build_task(cfg), data
+    data = build.build_data(cfg)
+    return build.build_task(cfg), data
 
 
 @pytest.mark.parametrize("model", sorted(TINY))

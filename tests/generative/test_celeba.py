@@ -26,7 +26,7 @@ from dltrain.data.vision.celeba import CelebAData
 from dltrain.engine.optimization import Optimization
 from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
-from dltrain.launch import run
+from dltrain.launch import build
 
 ATTRIBUTES = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
               "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair "
@@ -118,7 +118,7 @@ def test_dcgan_adapts_to_the_data_and_trains_a_step(overrides, shape):
     step on images of that shape (random: nothing is downloaded) moves both networks, and validation scores."""
     cfg = api.compose(["model=dcgan", *overrides])
     assert (cfg.model.in_channels, cfg.model.image_size) == (shape[0], shape[1])
-    task = run.build_task(cfg)
+    task = build.build_task(cfg)
     task.classifier_steps = 5
     images = torch.rand(8, *shape) * 2 - 1
     labels = torch.arange(8) % cfg.data.num_classes

@@ -16,7 +16,7 @@ from dltrain.data.vision.unpaired_images import UnpairedImageFolder, dilate
 from dltrain.engine.optimization import Optimization
 from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.tasks.image_translation import CycleGANTask, ImageHistory, lsgan_loss
 
 
@@ -45,7 +45,7 @@ def test_dilation_thickens_strokes_and_validation_pairs_are_aligned():
     dot = torch.zeros(1, 1, 5, 5)
     dot[..., 2, 2] = 1
     assert dilate(dot).sum() == 9
-    data = run.build_data(api.compose(["experiment=cyclegan_digits"]))
+    data = build.build_data(api.compose(["experiment=cyclegan_digits"]))
     a, b = data.val_dataset.tensors
     torch.testing.assert_close(dilate((a + 1) / 2) * 2 - 1, b)
     assert data.aligned_validation
@@ -92,7 +92,7 @@ def test_cyclegan_cycle_error_falls_and_translation_beats_doing_nothing(cli, mon
     rows = [r for r in csv.DictReader((run_dir / "metrics.csv").open()) if r.get("val/cycle_l1")]
     cycle = [float(r["val/cycle_l1"]) for r in rows]
     translation = float(rows[-1]["val/translation_l1"])
-    a, b = run.build_data(api.compose(["experiment=cyclegan_digits"])).val_dataset.tensors
+    a, b = build.build_data(api.compose(["experiment=cyclegan_digits"])).val_dataset.tensors
     identity_l1 = ((a - b).abs().mean() / 2).item()  # the error of G(a) = a, F(b) = b
     assert cycle[-1] < 0.6 * cycle[0], cycle
     assert translation < 0.8 * identity_l1, (translation, identity_l1)

@@ -13,7 +13,7 @@ import pytest
 from helpers import run_dirs
 
 from dltrain import api
-from dltrain.launch import run
+from dltrain.launch import build
 
 
 def _per_epoch(cli, task_name: str, metric: str) -> list[float]:
@@ -45,7 +45,7 @@ def test_autoencoder_reconstruction_error_falls_clearly_and_beats_the_mean_image
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cli(recipe, "logger=csv", timeout=300)
     errors = _per_epoch(cli, task_name, "val/reconstruction_error")
-    data = run.build_data(api.compose([]))
+    data = build.build_data(api.compose([]))
     pixels = data.val_dataset.images * data.std[0] + data.mean[0]  # the normalisation undone: [0, 1]
     mean_image_error = (pixels - pixels.mean(dim=0)).square().mean().item()
     assert errors[-1] < 0.5 * errors[0], errors

@@ -15,7 +15,7 @@ from dltrain.data.vision.paired_images import PairedImageFolder, sobel_edges
 from dltrain.engine.optimization import Optimization
 from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.models.generative.pix2pix import unet_depth
 from dltrain.tasks.image_translation import Pix2PixTask
 
@@ -49,7 +49,7 @@ def test_pix2pix_forward_backward_and_patch_scores(image_size, layers):
 
 
 def test_one_pix2pix_step_and_validation_l1_in_pixel_units():
-    data = run.build_data(api.compose(["experiment=pix2pix_digits"]))
+    data = build.build_data(api.compose(["experiment=pix2pix_digits"]))
     x, y = next(iter(data.val_dataloader()))
     assert x.shape == y.shape == (16, 1, 16, 16) and x.min() >= -1 and y.max() <= 1
     task = Pix2PixTask(instantiate(api.compose(["experiment=pix2pix_digits"]).model))
@@ -95,7 +95,7 @@ def test_pix2pix_validation_l1_falls_and_beats_the_mean_digit(cli, monkeypatch):
     cli("experiment=pix2pix_digits", "logger=csv", timeout=400)
     (run_dir,) = run_dirs(cli.root, "pix2pix_digits_edges2digits")
     l1 = [float(r["val/l1"]) for r in csv.DictReader((run_dir / "metrics.csv").open()) if r.get("val/l1")]
-    data = run.build_data(api.compose(["experiment=pix2pix_digits"]))
+    data = build.build_data(api.compose(["experiment=pix2pix_digits"]))
     train_targets = data.train_dataset.tensors[1]
     val_targets = data.val_dataset.tensors[1]
     mean_digit_l1 = ((val_targets - train_targets.mean(dim=0)).abs().mean() / 2).item()  # [0, 1] pixels

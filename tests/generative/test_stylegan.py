@@ -15,7 +15,7 @@ from dltrain.engine.environment import seed_everything
 from dltrain.engine.model_facts import count_flops
 from dltrain.engine.optimization import Optimization
 from dltrain.engine.schedulers import constant
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.models.generative.stylegan import AdaIN, MappingNetwork, NoiseInjection
 from dltrain.tasks.gan import GANTask
 
@@ -66,8 +66,8 @@ def _untrained_frechet_distance(overrides: list[str]) -> float:
     sample-quality classifier (seeded by the data's seed) and validation noise (seeded per batch)."""
     cfg = api.compose(overrides)
     seed_everything(cfg.seed)  # as run.train does before it builds the data and the model
-    data = run.build_data(cfg)
-    task = run.build_task(cfg)
+    data = build.build_data(cfg)
+    task = build.build_task(cfg)
     task.check_data(data)  # binds the pixel scale, trains the scorer
     task.eval()
     with torch.no_grad():

@@ -12,7 +12,7 @@ from dltrain import api
 from dltrain.engine.optimization import Optimization
 from dltrain.engine.schedulers import constant
 from dltrain.errors import UserError
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.tasks.autoencoder import AutoencoderTask, kl_to_standard_normal
 from dltrain.tasks.gan import GANTask, PixelScale, WGANGPTask, frozen, gradient_penalty
 
@@ -27,7 +27,7 @@ class RecordingLogger:
 
 @pytest.fixture(scope="module")
 def digits():
-    return run.build_data(api.compose(["data.image_size=16", "data.batch_size=16"]))
+    return build.build_data(api.compose(["data.image_size=16", "data.batch_size=16"]))
 
 
 def _optimization(task) -> Optimization:
@@ -37,7 +37,7 @@ def _optimization(task) -> Optimization:
 
 def _task(model: str, digits, **options):
     cfg = api.compose([f"model={model}", "data.image_size=16"])
-    task = run.build_task(cfg)
+    task = build.build_task(cfg)
     for key, value in options.items():
         setattr(task, key, value)
     task.classifier_steps = 20

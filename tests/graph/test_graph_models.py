@@ -6,7 +6,7 @@ import torch
 
 from dltrain import api
 from dltrain.errors import UserError
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.models.graph.gcn import GCN
 from dltrain.models.graph.gin import GIN
 from dltrain.models.graph.graphsage import GraphSAGE
@@ -21,8 +21,8 @@ CONFIGS = [("gcn", "karate_club"), ("gcn_graph", "cycles_vs_trees"), ("gcn_link"
 @pytest.mark.parametrize(("model", "data"), CONFIGS)
 def test_model_config_trains_one_step_through_its_task(model: str, data: str) -> None:
     cfg = api.compose([f"model={model}", f"data={data}", *SMALL[data]])
-    datamodule = run.build_data(cfg)
-    task = run.build_task(cfg)
+    datamodule = build.build_data(cfg)
+    task = build.build_task(cfg)
     task.check_data(datamodule)
     task.train()
     output = task.training_step(next(iter(datamodule.train_dataloader())), 0)

@@ -10,10 +10,11 @@ from omegaconf import OmegaConf
 
 from dltrain import checkpoint
 from dltrain.errors import UserError
+from dltrain.launch.build import load_teacher
 from dltrain.models.classification.mlp import MLP
 from dltrain.tasks.distillation import DistillationTask, distillation_loss
 
-TEACHER_MODEL = {"_target_": "dltrain.models.classification.mlp.MLP", "num_classes": 10, "in_channels": 1,
+TEACHER_MODEL = {"_target_": "dltrain.models.classification.mlp.mlp", "num_classes": 10, "in_channels": 1,
                  "image_size": 8, "hidden_sizes": [32], "dropout": 0.5}
 
 
@@ -40,7 +41,7 @@ def test_the_soft_term_is_the_kl_divergence_scaled_by_t_squared():
 def test_teacher_is_loaded_frozen_and_stays_in_eval_mode(tmp_path):
     reference = write_teacher(tmp_path / "teacher.ckpt")
     task = DistillationTask(MLP(10, 1, 8, hidden_sizes=[8]), torch.nn.CrossEntropyLoss(), 10,
-                            teacher_ckpt=str(tmp_path / "teacher.ckpt"))
+                            teacher=load_teacher(str(tmp_path / "teacher.ckpt")))
     task.train()
     assert task.model.training and not task.teacher.training
     assert not any(p.requires_grad for p in task.teacher.parameters())
@@ -58,7 +59,7 @@ def test_missing_or_mismatched_teacher_fails_in_one_sentence(tmp_path):
     with pytest.raises(UserError, match="teacher_ckpt=PATH"):
         DistillationTask(MLP(10, 1, 8), torch.nn.CrossEntropyLoss(), 10)
     write_teacher(tmp_path / "teacher.ckpt")
-    task = DistillationTask(MLP(3, 1, 8), torch.nn.CrossEntropyLoss(), 3, teacher_ckpt=str(tmp_path / "teacher.ckpt"))
+    task = DistillationTask(MLP(3, 1, 8), torch.nn.CrossEntropyLoss(), 3, teacher=load_teacher(str(tmp_path / "teacher.ckpt")))
     with pytest.raises(UserError, match="10 logits per image and the student 3"):
         task.example_forward((torch.randn(2, 1, 8, 8), torch.tensor([0, 1])))
 

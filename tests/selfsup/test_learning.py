@@ -17,7 +17,7 @@ from helpers import run_dirs, run_dltrain
 from hydra.utils import instantiate
 
 from dltrain import api
-from dltrain.launch import run
+from dltrain.launch import build
 
 PROBE = ["model=mae_vit_probe", "optimizer.lr=0.01", "trainer.max_epochs=20", "logger=csv"]
 
@@ -43,7 +43,7 @@ def test_mae_pretraining_lowers_the_masked_patch_mse_clearly(pretrained):
     rows = csv.DictReader((pretrained / "metrics.csv").open())
     errors = [float(row["val/masked_mse"]) for row in rows if row.get("val/masked_mse")]
     cfg = api.compose(["experiment=mae_digits"])
-    data = run.build_data(cfg)
+    data = build.build_data(cfg)
     constant_error = instantiate(cfg.model).targets(data.val_dataset.images).square().mean().item()
     assert errors[-1] < 0.8 * errors[0], errors
     assert errors[-1] < 0.65 * constant_error, (errors[-1], constant_error)

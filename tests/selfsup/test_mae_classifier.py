@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 from dltrain import api, checkpoint
 from dltrain.checkpoint.fine_tune import load_pretrained_part
 from dltrain.errors import UserError
-from dltrain.launch import run
+from dltrain.launch import build
 from dltrain.models.selfsup.mae import MaskedAutoencoder
 from dltrain.models.selfsup.mae_classifier import MAEClassifier
 
@@ -77,7 +77,7 @@ def test_classifier_configs_match_the_mae_encoder_and_bring_the_classification_t
     path = tmp_path / "mae.ckpt"
     checkpoint.save({"model": instantiate(mae_cfg.model).state_dict()}, path)
     cfg.model.init_from = str(path)
-    model = run.build_model(cfg)  # the run builder loads the encoder: the model never reads the file
+    model = build.build_model(cfg)  # the run builder loads the encoder: the model never reads the file
     for name, weight in checkpoint.load(path)["model"].items():
         if name.startswith("encoder."):
             assert torch.equal(model.state_dict()[name], weight), name

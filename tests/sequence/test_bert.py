@@ -114,10 +114,10 @@ def test_pretraining_lowers_the_masked_lm_loss_and_learns_next_sentence_predicti
 @pytest.mark.parametrize("name", ["lstm_classifier", "bert_classifier"])
 def test_text_classifier_configs_take_one_training_step(name: str) -> None:
     from dltrain import api
-    from dltrain.launch import run
+    from dltrain.launch import build
 
     cfg = api.compose([f"model={name}", "data=story_sentiment"])
-    model = run.build_model(cfg)
+    model = build.build_model(cfg)
     ids = torch.randint(4, cfg.data.vocab_size, (3, 12))
     logits = model(ids)
     assert logits.shape == (3, cfg.data.num_classes)
