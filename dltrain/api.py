@@ -38,10 +38,16 @@ def default_run_dir(cfg: DictConfig) -> Path:
 
 def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, Any]:
     """Train as ``dltrain OVERRIDES`` does; returns the contents of results.json."""
-    from dltrain.launch import run  # torch and the data libraries: imported when needed, so compose() stays light
+    from dltrain.launch import (
+        resume,
+        run,  # torch and the data libraries: imported when needed, so compose() stays light
+    )
 
     cfg = compose(overrides)
-    directory = Path(run_dir) if run_dir else default_run_dir(cfg)
+    continued = resume.resolve(cfg) if cfg.mode == "train" else resume.Resolution()
+    if cfg.get("ckpt_path"):  # the file it names; a continued run keeps its directory, as on the command line
+        cfg.ckpt_path = str(continued.checkpoint) if continued.checkpoint else None
+    directory = Path(run_dir) if run_dir else continued.run_dir or default_run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
     return run.train(cfg, directory)
 

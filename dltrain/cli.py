@@ -21,12 +21,12 @@ log = logging.getLogger("dltrain")
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _run(cfg: DictConfig) -> float | None:
-    from dltrain.engine.preemption import PREEMPTED_EXIT_CODE, Preempted
+    from dltrain.engine.preemption import INTERRUPTED_EXIT_CODE, PREEMPTED_EXIT_CODE, Preempted
     from dltrain.launch import run, sweep  # imported here so `dltrain --help` stays fast
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    shared_run_dir.publish(run_dir)  # torchrun: the other ranks wait for this directory
+    shared_run_dir.publish(run_dir, cfg.get("ckpt_path"))  # torchrun: the other ranks wait for these
     try:
         if cfg.mode == "train":
             log.info("run dir: %s", run_dir)
@@ -44,13 +44,25 @@ def _run(cfg: DictConfig) -> float | None:
             return metrics.get(eval_cfg.task.monitor.replace("val/", "test/"))
         raise UserError(f"mode={cfg.mode} is not one of train, eval, predict.")
     except Preempted as preempted:  # SIGTERM / SIGUSR1: last.ckpt is written; exit "try again later"
+        if preempted.by_user:  # Ctrl-C, the same save: the whole command stops
+            print(f"dltrain: interrupted (Ctrl-C): {str(preempted).split('; ', 1)[1]}; continue with "
+                  "ckpt_path=last", file=sys.stderr)
+            sys.exit(INTERRUPTED_EXIT_CODE)
         if sweep.job_reports_back(hydra_cfg):  # a SLURM / joblib sweep job: the sweep collects its other jobs
             sweep.record_preemption(run_dir, str(preempted), preempted.checkpoint)
             return None
         print(f"dltrain: {preempted}; run again with ckpt_path=last to continue", file=sys.stderr)
         sys.exit(PREEMPTED_EXIT_CODE)
+    except KeyboardInterrupt:  # Ctrl-C outside the training loop (or twice): nothing to save
+        print("dltrain: interrupted (Ctrl-C)", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_CODE)
     except Exception as error:
         user_error = _user_error_in(error)
+        if sweep.is_sweep_job(hydra_cfg):  # one failed job is a row of the summary; the other jobs go on
+            if user_error is None:
+                log.exception("job %s failed", hydra_cfg.job.num)  # a bug: its traceback in the job's log
+            sweep.record_failure(run_dir, str(user_error) if user_error else f"{type(error).__name__}: {error}")
+            return float("nan")  # what a hyperparameter search (Optuna) takes as a failed trial
         if user_error is None:
             raise  # a bug, not a user mistake: Hydra prints the traceback
         with (run_dir / "train.log").open("a") as handle:  # the run's log keeps the reason too
@@ -83,6 +95,9 @@ def main() -> None:
     try:
         check_command_line(sys.argv[1:], CONFIG_DIR)
         sys.argv[1:] = shared_run_dir.follow_rank_zero(sys.argv[1:])  # torchrun: one run dir for all ranks
+        from dltrain.launch import resume  # imports torch: after the checks above, which answer without it
+
+        sys.argv[1:] = resume.continue_in_place(sys.argv[1:])  # ckpt_path=last: that run, in its directory
     except UserError as error:
         _fail(error)
     _run()

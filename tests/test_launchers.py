@@ -71,6 +71,18 @@ def test_joblib_multirun_runs_two_jobs_in_parallel_and_writes_the_summary(cli):
     assert all(0.1 < float(row["test/acc"]) <= 1.0 and row["best_epoch"] == "1" for row in rows)
 
 
+@pytest.mark.slow
+def test_a_failed_joblib_job_leaves_the_parallel_jobs_running_to_their_end(cli):
+    result = cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd",
+                 "optimizer.lr=1e6,0.01,0.02", "trainer.max_epochs=2", "trainer.log_histograms=false", "logger=none",
+                 ok=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert [row["status"] for row in rows] == ["failed", "finished", "finished"]
+    assert all(row["best_epoch"] == "2" for row in rows[1:])  # job 1 ran beside the failing job to its end
+
+
 @pytest.mark.parametrize("mode, launcher, reports_back", [
     (RunMode.MULTIRUN, "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", True),
     (RunMode.MULTIRUN, "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", True),
@@ -91,7 +103,7 @@ def test_a_preempted_sweep_job_is_summarised_with_the_command_that_resumes_it_ex
     assert result.returncode == PREEMPTED_EXIT_CODE and "Traceback" not in result.stderr, result.stderr[-3000:]
     (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
     preempted, finished = csv.DictReader((sweep / "summary.csv").open())
-    assert preempted["status"] == "preempted" and finished["status"] == "" and finished["best_epoch"] == "2"
+    assert preempted["status"] == "preempted" and finished["status"] == "finished" and finished["best_epoch"] == "2"
     assert preempted["resume"] in result.stdout  # also said on the console
     assert (sweep / "0" / "checkpoints" / "last.ckpt").exists() and not (sweep / "0" / "results.json").exists()
 

@@ -27,3 +27,13 @@ def test_optuna_search_runs_trials_and_reports_the_best(cli):
     (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
     assert len(rows) == 2 and all("optimizer.lr=" in row["overrides"] for row in rows)
+
+
+def test_a_failed_job_is_a_row_and_the_other_jobs_run_to_their_end(cli):
+    result = cli("-m", "optimizer=sgd", "optimizer.lr=0.01,1e6,0.02", "trainer.max_epochs=1",
+                 "trainer.log_histograms=false", "logger=none", ok=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert [row["status"] for row in rows] == ["finished", "failed", "finished"]
+    assert "The training loss became" in rows[1]["error"] and float(rows[2]["test/acc"]) > 0.1

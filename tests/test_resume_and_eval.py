@@ -11,7 +11,7 @@ from dltrain import checkpoint
 
 # a short deterministic run with a schedule that depends on the run length (cosine) and dropout
 RUN = ["trainer.max_epochs=4", "trainer.deterministic=true", "trainer.log_histograms=false",
-       "callbacks.checkpoint.save_every_n_epochs=1", "scheduler=cosine", "seed=0"]
+       "callbacks.checkpoint.keep_every_n_epochs=1", "scheduler=cosine", "seed=0"]
 
 
 def test_resume_from_epoch_2_ends_exactly_like_the_uninterrupted_run(cli):
@@ -32,10 +32,10 @@ def test_resume_from_epoch_2_ends_exactly_like_the_uninterrupted_run(cli):
 def test_ckpt_path_last_resumes_the_newest_run_and_can_train_longer(cli):
     first = train_here(cli.root, "trainer.max_epochs=2", "trainer.log_histograms=false")
     cli("trainer.max_epochs=3", "ckpt_path=last", "trainer.log_histograms=false")
-    (second,) = [d for d in run_dirs(cli.root, "mlp_digits") if d != first]
-    state = checkpoint.load(second / "checkpoints" / "last.ckpt")
+    assert run_dirs(cli.root, "mlp_digits") == [first]  # the run continues in its own directory
+    state = checkpoint.load(first / "checkpoints" / "last.ckpt")
     assert state["epoch"] == 3  # continued from epoch 2 of the first run
-    assert str(first) in (second / "train.log").read_text()
+    assert f"resumed from {first}" in (first / "train.log").read_text()
 
 
 def test_checkpoint_holds_everything_needed_and_loads_weights_only(cli):

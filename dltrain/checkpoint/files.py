@@ -9,7 +9,10 @@ temporary file (tested in tests/test_preemption.py).
 """
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +24,50 @@ from dltrain.errors import UserError
 FORMAT = "dltrain-checkpoint/1"
 
 
-def save(state: dict[str, Any], path: Path) -> None:
+def save(state: dict[str, Any], path: Path, also: Sequence[Path] = ()) -> None:
+    """Write ``state`` to ``path`` atomically; the same file also under each of ``also`` (a hard link where the
+    file system allows, else a copy), all of them in place before ``path`` is.
+
+    So ``save(state, last, also=[best])`` never leaves a ``last.ckpt`` whose best epoch is newer than the
+    ``best.ckpt`` on disk, and writes the bytes once. A failed write (a full disk, a read-only folder) removes
+    its partial files and ends in one sentence; the files written before are left as they were.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("wb") as handle:
-        torch.save({"format": FORMAT, **state}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync_folder(path.parent)  # the rename itself survives a crash too
+    partial = [_temporary(path)]
+    try:
+        with partial[0].open("wb") as handle:
+            torch.save({"format": FORMAT, **state}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for other in also:
+            partial.append(_temporary(other))
+            try:
+                os.link(partial[0], partial[-1])
+            except OSError:  # no hard links here (some network and FAT file systems): a copy
+                shutil.copyfile(partial[0], partial[-1])
+            os.replace(partial.pop(), other)
+        os.replace(partial.pop(), path)
+        _fsync_folder(path.parent)  # the renames themselves survive a crash too
+    except OSError as error:
+        for leftover in partial:
+            leftover.unlink(missing_ok=True)
+        reason = "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or type(error).__name__)
+        raise UserError(f"Could not write {path.name} in {path.parent} ({reason}); the checkpoints written before "
+                        "are intact: free space or fix the folder, then resume with ckpt_path=last.") from None
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_partial_writes(folder: Path) -> list[Path]:
+    """Delete what writes cut short by a kill left behind (``.last.ckpt.<pid>.tmp``); returns what was removed.
+
+    Called when a run starts writing into a folder, where no other process writes (one run, one folder)."""
+    removed = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    for leftover in removed:
+        leftover.unlink(missing_ok=True)
+    return removed
 
 
 def _fsync_folder(folder: Path) -> None:

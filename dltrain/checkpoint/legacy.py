@@ -57,6 +57,8 @@ def upgrade_config(config_yaml: str) -> str:
     checkpoint_callback = (cfg.get("callbacks") or {}).get("checkpoint") or {}
     for gone in ("monitor", "mode"):  # best.ckpt follows task.monitor / task.monitor_mode since 2026-12
         checkpoint_callback.pop(gone, None)
+    if "save_every_n_epochs" in checkpoint_callback:  # renamed beside every_n_epochs (when last.ckpt is written)
+        checkpoint_callback["keep_every_n_epochs"] = checkpoint_callback.pop("save_every_n_epochs")
     return OmegaConf.to_yaml(OmegaConf.create(cfg))
 
 

@@ -1,8 +1,9 @@
 """What a checkpoint holds, how a run is restored from one, where a resume starts; the one writer of its files.
 
-The trainer owns one ``RunState``. At an epoch's end the ``Checkpoint`` callback says which files it wants
-(``last.ckpt``, ``best.ckpt`` when the monitored metric improved, ``epoch_NNNN.ckpt``) and this writes them;
-a preemption signal has it write a mid-epoch ``last.ckpt``. Nothing else writes checkpoint files.
+The trainer owns one ``RunState``. The ``Checkpoint`` callback says which files it wants and when
+(``last.ckpt``, ``best.ckpt`` when the monitored metric improved, ``epoch_NNNN.ckpt``; at epoch ends or every
+n steps) and this writes them, through a ``CheckpointWriter`` (in the background by default, writer.py); a
+preemption signal has it write a mid-epoch ``last.ckpt``. Nothing else writes checkpoint files.
 
 A checkpoint is a plain dict (``torch.load(weights_only=True)`` reads it)::
 
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dltrain.checkpoint import files, rng
+from dltrain.checkpoint.writer import CheckpointWriter
 from dltrain.errors import UserError
 
 if TYPE_CHECKING:
@@ -41,10 +43,11 @@ log = logging.getLogger(__name__)
 
 
 class RunState:
-    def __init__(self, run_dir: Path, config_yaml: str, enabled: bool = True) -> None:
+    def __init__(self, run_dir: Path, config_yaml: str, enabled: bool = True, background: bool = True) -> None:
         self.folder = Path(run_dir) / "checkpoints"
         self.config_yaml = config_yaml
         self.enabled = enabled  # False under trainer=debug / enable_checkpointing=false: nothing is written
+        self.writer = CheckpointWriter(background)  # async_checkpoint: writes in a background thread
         self.resumed_from: Path | None = None
         self._position: dict[str, Any] | None = None  # set by restore() from a mid-epoch checkpoint
 
@@ -78,25 +81,31 @@ class RunState:
             state["per_rank"] = trainer.dist.gather_object(own)
         return state
 
-    def save_epoch_end(self, trainer: Trainer, task: Task, metrics: dict[str, float], names: Sequence[str]) -> None:
-        """Write the epoch-end state to each file of ``names`` (``last.ckpt``, ``best.ckpt``, ...)."""
-        if not (self.enabled and names):
-            return
-        state = self.capture(trainer, task, metrics)
-        if trainer.is_global_zero:
-            for name in names:
-                files.save(state, self.folder / name)
+    def save(self, trainer: Trainer, task: Task, names: Sequence[str], mid_epoch: bool = False) -> Path | None:
+        """Write the run's state now under ``names`` (``best.ckpt`` before ``last.ckpt``: see ``files.save``).
 
-    def save_preemption(self, trainer: Trainer, task: Task, batches_done: int,
-                        epoch_loss_sum: torch.Tensor | None) -> Path | None:
-        """A resumable ``last.ckpt`` at this optimizer step (``batches_done`` of the epoch, 0 at its end)."""
-        path = self.folder / "last.ckpt"
-        if not self.enabled:
+        ``mid_epoch``: the trainer is inside an epoch (a preemption, ``every_n_steps``); the checkpoint then
+        holds the batches done so far and resumes after them. Returns the path of the last name (None when
+        checkpointing is off). Every DDP rank calls this (each gives its generator states); rank 0 writes.
+        """
+        if not (self.enabled and names):
             return None
-        state = self.capture(trainer, task, trainer.last_metrics, batches_done, epoch_loss_sum)
+        batches_done = trainer.batches_done if mid_epoch else 0
+        state = self.capture(trainer, task, trainer.last_metrics, batches_done, trainer.epoch_loss_sum)
+        paths = [self.folder / name for name in names]
         if trainer.is_global_zero:
-            files.save(state, path)
-        return path
+            self.writer.write(state, paths[-1], also=paths[:-1])
+        return paths[-1]
+
+    def start_writing(self) -> None:
+        """Before the first write of a run into its folder: remove what writes cut short by a kill left."""
+        if self.enabled:
+            for leftover in files.remove_partial_writes(self.folder):
+                log.info("removed %s, a checkpoint write cut short", leftover.name)
+
+    def wait(self) -> None:
+        """The write in flight is on disk (its error, if any, raised here)."""
+        self.writer.wait()
 
     # ------------------------------------------------------------------ reading
     def restore(self, path: str | Path, trainer: Trainer, task: Task, total_steps: int) -> int:

@@ -40,23 +40,39 @@ class Callback:
 
 
 class Checkpoint(Callback):
-    """Which checkpoint files an epoch's end writes: ``last.ckpt``, ``best.ckpt`` when the monitored metric
-    (``task.monitor``) improved, ``epoch_NNNN.ckpt`` every ``save_every_n_epochs``. The trainer's
-    ``RunState`` (dltrain/checkpoint/run_state.py) writes them."""
+    """Which checkpoint files a run writes, and when; the trainer's ``RunState`` (dltrain/checkpoint/
+    run_state.py) writes them, in the background unless ``trainer.async_checkpoint=false``.
+
+    * ``last.ckpt`` at every ``every_n_epochs``-th epoch end (and the last epoch), to resume from;
+      with ``every_n_steps`` also inside epochs, every n optimizer steps (resumes mid-epoch, exactly);
+    * ``best.ckpt`` whenever the monitored metric (``task.monitor``) improved, the same file as that
+      epoch's ``last.ckpt`` (a hard link: written once);
+    * ``epoch_NNNN.ckpt`` kept every ``keep_every_n_epochs`` epochs.
+    ``save_last`` / ``save_best`` switch the first two off.
+    """
 
     order = 100
 
-    def __init__(self, save_last: bool = True, save_best: bool = True, save_every_n_epochs: int = 0) -> None:
-        self.save_last, self.save_best, self.save_every_n_epochs = save_last, save_best, save_every_n_epochs
+    def __init__(self, save_last: bool = True, save_best: bool = True, every_n_epochs: int = 1,
+                 every_n_steps: int = 0, keep_every_n_epochs: int = 0) -> None:
+        self.save_last, self.save_best = save_last, save_best
+        self.every_n_epochs, self.every_n_steps = every_n_epochs, every_n_steps
+        self.keep_every_n_epochs = keep_every_n_epochs
+
+    def on_train_step_end(self, trainer: Trainer, task: Task) -> None:
+        if self.save_last and self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            trainer.run_state.save(trainer, task, ["last.ckpt"], mid_epoch=True)
 
     def on_epoch_end(self, trainer: Trainer, task: Task, metrics: dict[str, float]) -> None:
         epoch = trainer.epoch + 1
-        names = ["last.ckpt"] if self.save_last else []
+        names = []  # written in this order: a kill between them never leaves last.ckpt ahead of best.ckpt
+        if self.keep_every_n_epochs and epoch % self.keep_every_n_epochs == 0:
+            names.append(f"epoch_{epoch:04d}.ckpt")
         if self.save_best and trainer.best.improved:
             names.append("best.ckpt")
-        if self.save_every_n_epochs and epoch % self.save_every_n_epochs == 0:
-            names.append(f"epoch_{epoch:04d}.ckpt")
-        trainer.run_state.save_epoch_end(trainer, task, metrics, names)
+        if self.save_last and (epoch % self.every_n_epochs == 0 or trainer.stops_after_this_epoch()):
+            names.append("last.ckpt")
+        trainer.run_state.save(trainer, task, names)
 
 
 class EarlyStopping(Callback):

@@ -16,7 +16,8 @@ import torch
 
 
 class Logger:
-    def setup(self, run_dir: Path) -> None: ...
+    def setup(self, run_dir: Path, resume_step: int | None = None) -> None:
+        """Open the run's log; ``resume_step``: a resumed run, whose earlier logs after that step go."""
     def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
     def log_image(self, tag: str, image: torch.Tensor, step: int) -> None: ...
     def log_histogram(self, tag: str, values: torch.Tensor, step: int) -> None: ...
@@ -31,10 +32,12 @@ class TensorBoardLogger(Logger):
         self.subdir = subdir
         self.writer = None
 
-    def setup(self, run_dir: Path) -> None:
+    def setup(self, run_dir: Path, resume_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(run_dir / self.subdir))
+        # events of steps after a resumed checkpoint (written before a kill) are dropped: TensorBoard shows one run
+        purge_step = None if resume_step is None else resume_step + 1
+        self.writer = SummaryWriter(log_dir=str(run_dir / self.subdir), purge_step=purge_step)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         for name, value in metrics.items():
@@ -61,10 +64,12 @@ class TensorBoardLogger(Logger):
             self.writer.add_scalar(name, value, 0)
 
     def flush(self) -> None:
-        self.writer.flush()
+        if self.writer is not None:  # None: the run stopped before its logs were opened
+            self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 class CSVLogger(Logger):
@@ -73,9 +78,15 @@ class CSVLogger(Logger):
     def __init__(self, filename: str = "metrics.csv") -> None:
         self.filename = filename
         self.rows: list[dict[str, Any]] = []
+        self.path: Path | None = None
 
-    def setup(self, run_dir: Path) -> None:
+    def setup(self, run_dir: Path, resume_step: int | None = None) -> None:
         self.path = run_dir / self.filename
+        if resume_step is not None and self.path.is_file():  # a resumed run keeps the rows up to its checkpoint
+            with self.path.open(newline="") as handle:
+                self.rows = [row for row in csv.DictReader(handle) if float(row["step"]) <= resume_step]
+            for row in self.rows:
+                row["step"] = int(float(row["step"]))
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         if self.rows and self.rows[-1]["step"] == step:  # several calls for one step share a row
@@ -84,6 +95,8 @@ class CSVLogger(Logger):
             self.rows.append({"step": step, **metrics})
 
     def flush(self) -> None:
+        if self.path is None:  # the run stopped before its logs were opened
+            return
         columns = ["step"] + sorted({k for row in self.rows for k in row} - {"step"})
         temporary = self.path.with_suffix(".csv.tmp")
         with temporary.open("w", newline="") as handle:
@@ -105,8 +118,8 @@ class LoggerGroup(Logger):
         for logger in self.loggers:
             getattr(logger, method)(*args)
 
-    def setup(self, run_dir: Path) -> None:
-        self._each("setup", run_dir)
+    def setup(self, run_dir: Path, resume_step: int | None = None) -> None:
+        self._each("setup", run_dir, resume_step)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         self._each("log_metrics", metrics, step)

@@ -40,6 +40,13 @@ def parameter_groups(
     return groups
 
 
+def autocast(device_type: str, precision: str) -> contextlib.AbstractContextManager:
+    """The mixed-precision context of ``trainer.precision`` (fp32: none): training and every evaluation use it."""
+    if str(precision) == "32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=PRECISIONS[str(precision)])
+
+
 def _parameters(optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -95,9 +102,7 @@ class Optimization:
         return cls(optimizers, schedulers, **options)
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "32":
-            return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
+        return autocast(self.device_type, self.precision)
 
     def backward(self, loss: torch.Tensor, name: str = "model") -> None:
         """Scale the loss for fp16 and accumulation, clear old gradients at a window's start."""

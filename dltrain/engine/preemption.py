@@ -12,6 +12,10 @@ continues exactly where the signal stopped it.
 
 Under DDP the ranks may see the signal at different steps; ``dltrain.engine.distributed``
 makes them agree on one step before anyone saves.
+
+Ctrl-C (SIGINT) is handled the same way while a run trains: the mid-epoch
+checkpoint is saved and the command exits 130 with the resume command; a
+second Ctrl-C stops at once (KeyboardInterrupt).
 """
 from __future__ import annotations
 
@@ -31,21 +35,27 @@ if TYPE_CHECKING:
     from dltrain.tasks.base import Task
 
 PREEMPTED_EXIT_CODE = 75  # sysexits.h EX_TEMPFAIL: a temporary failure, the job should be run again
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 class Preempted(Exception):
     """Raised by the trainer after the preemption checkpoint is written (``checkpoint``: its path, or None)."""
 
-    def __init__(self, message: str, checkpoint: Path | None) -> None:
+    def __init__(self, message: str, checkpoint: Path | None, signal_name: str | None = None) -> None:
         super().__init__(message)
-        self.checkpoint = checkpoint
+        self.checkpoint, self.signal_name = checkpoint, signal_name
+
+    @property
+    def by_user(self) -> bool:
+        """Ctrl-C: the user stopped the run (exit 130), the cluster did not take the machine back (75)."""
+        return self.signal_name == "SIGINT"
 
 
 class Preemption:
     """The signal handler's flag. ``requested`` is what the training loop reads, once per optimizer step."""
 
     def __init__(self, signals: Sequence[str] = ("SIGTERM", "SIGUSR1")) -> None:
-        self.signals = [_signal(name) for name in signals]
+        self.signals = list(dict.fromkeys([_signal(name) for name in signals] + [signal.SIGINT]))
         self.received: str | None = None  # the signal this process got (set inside the handler)
         self.requested = False  # stop at the next optimizer step (under DDP: once all ranks agreed)
         self.decide_locally = True  # False under DDP: the ranks agree first (dltrain.engine.distributed)
@@ -65,6 +75,8 @@ class Preemption:
 
     def _handle(self, signum: int, frame: object) -> None:
         # a handler may run between any two bytecodes: set flags only, no logging or I/O here
+        if signum == signal.SIGINT and self.received == "SIGINT":
+            raise KeyboardInterrupt  # Ctrl-C twice: stop now, without the checkpoint
         self.received = signal.Signals(signum).name
         if self.decide_locally:
             self.requested = True

@@ -32,7 +32,7 @@ from dltrain.engine.callbacks import Callback
 from dltrain.engine.environment import pick_device, seed_everything, set_determinism
 from dltrain.engine.loggers import LoggerGroup
 from dltrain.engine.loss_guard import LossGuard
-from dltrain.engine.optimization import Optimization
+from dltrain.engine.optimization import Optimization, autocast
 from dltrain.engine.preemption import Preempted, Preemption
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
@@ -79,6 +79,8 @@ class Trainer:
         backend: str = "auto",
         sync_batchnorm: bool = False,
         find_unused_parameters: bool = False,
+        async_checkpoint: bool = True,
+        loss_explosion_factor: float | None = 1e4,
     ) -> None:
         if str(precision) not in ("32", "bf16", "fp16"):
             raise UserError(f"trainer.precision={precision} is not one of 32, bf16, fp16.")
@@ -115,8 +117,11 @@ class Trainer:
         self.last_metrics: dict[str, float] = {}
         self.model_facts: dict[str, int] = {}  # parameters and FLOPs, filled at the start of fit
         self.preemption = Preemption(preemption_signals)
-        self.run_state = RunState(self.run_dir, config_yaml, enabled=self.enable_checkpointing)
-        self.loss_guard = LossGuard(self.dist, self.run_state.folder)
+        self.run_state = RunState(self.run_dir, config_yaml, enabled=self.enable_checkpointing,
+                                  background=async_checkpoint)
+        self.batches_done = 0  # of the current epoch, and their summed training loss: where a mid-epoch
+        self.epoch_loss_sum: torch.Tensor | None = None  # checkpoint resumes
+        self.loss_guard = LossGuard(self.dist, self.run_state.folder, loss_explosion_factor)
         self.show_progress = enable_progress_bar and self.is_global_zero
         self._training_step: Callable = None  # (batch, batch_idx) -> the task's step output; DDP's when distributed
 
@@ -134,7 +139,6 @@ class Trainer:
         # its own dropout / augmentation (the initial weights are rank 0's, broadcast when the distributed step is built)
         seed_everything(self.seed + self.dist.rank)
         set_determinism(self.deterministic)
-        self.loggers.setup(self.run_dir)
         self.prepare(task)
         self.dist.shard(data, task)  # DDP: each process loads its own slice of every epoch
         steps_per_epoch = math.ceil(self._num_batches(len(data.train_dataloader(0)), self.limit_train_batches)
@@ -152,11 +156,23 @@ class Trainer:
         self.model_facts = model_facts.log_summary(task, self.to_device(next(iter(data.val_dataloader()))), self)
         ckpt_path = self.dist.broadcast_object(ckpt_path)  # every rank resumes from the file rank 0 resolved
         start_epoch = self.run_state.restore(ckpt_path, self, task, total_steps) if ckpt_path else 0
+        # a run continued in its own directory: the logs after the checkpoint's step were never kept
+        self.loggers.setup(self.run_dir, resume_step=self.global_step if ckpt_path else None)
         self._training_step = self.dist.training_step(task, self.optim)
         self.dist.watch_preemption(self.preemption)
+        if self.is_global_zero:
+            self.run_state.start_writing()
         for callback in self.callbacks:
             callback.on_fit_start(self, task)
+        try:
+            self._epochs(task, data, start_epoch)
+        finally:  # no process leaves fit, at its end or by an error, with its own checkpoint write half done
+            self.run_state.wait()
+        self.dist.finish()
+        return FitResult(self.last_metrics, self.best.value, self.best.epoch)
 
+    def _epochs(self, task: Task, data: Any, start_epoch: int) -> None:
+        """For each epoch: train -> validate -> callbacks (checkpoint, early stop); until the last or a stop."""
         epochs = console.bar(range(start_epoch, self.max_epochs), self.show_progress, desc="epochs",
                              initial=start_epoch, total=self.max_epochs)
         with self.preemption.handling_signals():
@@ -172,25 +188,23 @@ class Trainer:
                 self.loggers.log_metrics(metrics, self.global_step)
                 if self.log_histograms:
                     self.log_weight_histograms(task)
+                self.last_metrics = metrics  # what this epoch's checkpoint stores
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, task, metrics)
                 self.loggers.flush()
-                self.last_metrics = metrics
                 log.info("epoch %d/%d  %s", self.epoch + 1, self.max_epochs, console.epoch_line(metrics))
                 epochs.set_postfix(console.epoch_postfix(metrics, task.monitor))
-                if self.should_stop or (0 < self.max_steps <= self.global_step) or self._is_last_epoch():
+                if self.stops_after_this_epoch():
                     break
                 self.dist.agree_on_preemption()
                 if self.preemption.requested:  # a signal during this epoch's last step or its validation
-                    self.preempt(task, batches_done=0, epoch_loss_sum=None)
+                    self.preempt(task, mid_epoch=False)
         epochs.close()
-        self.dist.finish()
-        return FitResult(self.last_metrics, self.best.value, self.best.epoch)
 
     def train_epoch(self, task: Task, loader: Iterable) -> dict[str, float]:
         task.train()
         limit = self._num_batches(len(loader), self.limit_train_batches)
-        batches, first, loss_sum = self.run_state.resume_batches(iter(loader), self.device)
+        batches, first, self.epoch_loss_sum = self.run_state.resume_batches(iter(loader), self.device)
         batches = console.bar(batches, self.show_progress, desc=f"epoch {self.epoch + 1}", initial=first,
                               total=limit, leave=False)
         batch_idx = first - 1
@@ -209,7 +223,8 @@ class Trainer:
                 self.optim.backward(loss)
                 self.optim.step()
             self.optim.end_iteration()
-            loss_sum += loss.detach().float()
+            self.epoch_loss_sum += loss.detach().float()
+            self.batches_done = batch_idx + 1
             self.loss_guard.add(self.global_step + 1, loss)
 
             if self.optim.is_boundary:
@@ -223,11 +238,12 @@ class Trainer:
                                          **console.learning_rate_postfix(self.optim.learning_rates())})
                 if self.preemption.requested and batch_idx + 1 < limit:  # at the last batch the epoch end saves
                     batches.close()
-                    self.preempt(task, batches_done=batch_idx + 1, epoch_loss_sum=loss_sum)
+                    self.preempt(task, mid_epoch=True)
         batches.close()
         self.loss_guard.check(self.epoch + 1)
         seen = min(limit, batch_idx + 1) if limit else 0
-        return {"train/loss_epoch": self.dist.mean(loss_sum / max(seen, 1)).item()}
+        self.batches_done = 0
+        return {"train/loss_epoch": self.dist.mean(self.epoch_loss_sum / max(seen, 1)).item()}
 
     @torch.no_grad()
     def validate(self, task: Task, loader: Iterable, prefix: str = "val") -> dict[str, float]:
@@ -239,7 +255,7 @@ class Trainer:
                                                       leave=False)):
             if batch_idx >= limit:
                 break
-            with self.optim.autocast() if self.optim else torch.autocast(self.device.type, enabled=False):
+            with autocast(self.device.type, self.precision):  # mode=eval too: the precision the run trained in
                 task.validation_step(self.to_device(batch), batch_idx)
         self.dist.reduce_metrics(task, loader)  # DDP: sums and counts of every rank's slice
         metrics = task.compute_metrics(prefix)
@@ -288,15 +304,17 @@ class Trainer:
         log.info("stopping: %s", reason)
         self.should_stop = True
 
-    def preempt(self, task: Task, batches_done: int, epoch_loss_sum: torch.Tensor | None) -> None:
+    def preempt(self, task: Task, mid_epoch: bool) -> None:
         """Save a resumable last.ckpt at this optimizer step, then stop the run (``Preempted``)."""
-        path = self.run_state.save_preemption(self, task, batches_done, epoch_loss_sum)
+        path = self.run_state.save(self, task, ["last.ckpt"], mid_epoch=mid_epoch)
+        self.run_state.wait()
         self.dist.barrier()  # no rank exits before rank 0's checkpoint is on disk
-        where = f"epoch {self.epoch + 1} after batch {batches_done}" if batches_done else f"the end of epoch {self.epoch + 1}"
+        where = f"epoch {self.epoch + 1} after batch {self.batches_done}" if mid_epoch else \
+            f"the end of epoch {self.epoch + 1}"
         saved = f"saved {path} at {where} (step {self.global_step})" if path else \
             "no checkpoint saved (trainer.enable_checkpointing=false)"
         log.warning("%s received: %s; resume with ckpt_path=last", self.preemption.received or "a signal", saved)
-        raise Preempted(f"preempted at step {self.global_step}; {saved}", path)
+        raise Preempted(f"preempted at step {self.global_step}; {saved}", path, self.preemption.received)
 
     def log_weight_histograms(self, task: Task) -> None:
         for name, parameter in task.named_weight_tensors():
@@ -310,6 +328,9 @@ class Trainer:
         if isinstance(limit, float) and limit <= 1.0:
             return max(1, int(available * limit))
         return min(available, int(limit))
+
+    def stops_after_this_epoch(self) -> bool:
+        return self.should_stop or (0 < self.max_steps <= self.global_step) or self._is_last_epoch()
 
     def _is_last_epoch(self) -> bool:
         return self.epoch + 1 == self.max_epochs

@@ -17,7 +17,7 @@ Examples:
   dltrain model=resnet18 data=cifar10 optimizer=nesterov trainer.max_epochs=30
   dltrain experiment=vit_cifar10                       a known-good recipe (the experiment group above)
   dltrain -m optimizer=sgd,momentum,rmsprop,adam       a sweep: one run per value, summary.csv
-  dltrain ckpt_path=last trainer.max_epochs=40         resume the newest run of this model and data
+  dltrain ckpt_path=last trainer.max_epochs=40         continue this config's run, for more epochs
   dltrain mode=eval ckpt_path=PATH                     test metrics of a checkpoint
   dltrain mode=predict ckpt_path=PATH predict.inputs=photos/
   dltrain trainer=debug                                a few batches, to check a config in seconds

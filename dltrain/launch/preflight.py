@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
 from dltrain.errors import UserError
+from dltrain.launch import validate
 
 # flags after which Hydra does something other than a run: leave those to Hydra
 _PASS_THROUGH_FLAGS = ("-h", "--help", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--resolve",
@@ -85,6 +86,7 @@ def _compose_or_explain(overrides: list[str]) -> DictConfig:
     except ConfigCompositionException as error:
         raise UserError(_explain_composition(error, overrides)) from None
     _check_types(cfg, overrides)
+    validate.check(cfg)
     _check_model_reads_data(cfg)
     return cfg
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +19,46 @@ from dltrain.checkpoint import stored_config
 from dltrain.checkpoint.run_state import load_inference_weights
 from dltrain.engine.environment import seed_everything
 from dltrain.errors import UserError
-from dltrain.launch import build, cross_validation
+from dltrain.launch import build, cross_validation, resume, validate
 from dltrain.launch.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
 
 def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> Path | None:
+    """The checkpoint file ``cfg.ckpt_path`` names. Training: the run of the same identity (launch/resume.py;
+    the command line has usually resolved it already, to continue that run in its own directory); eval and
+    predict: the newest last.ckpt of the task_name."""
     if not cfg.get("ckpt_path"):
         return None
-    if str(cfg.ckpt_path) == "last":
+    if cfg.get("mode", "train") != "train" and str(cfg.ckpt_path) in resume.SEARCHES:
         found = checkpoint.find_last(Path(cfg.paths.output_dir), cfg.task_name, exclude=run_dir)
-        log.info("ckpt_path=last -> %s", found)
-        return found
-    return Path(cfg.ckpt_path)
+    else:
+        found = resume.resolve(cfg, exclude=run_dir).checkpoint
+    if found is not None and str(found) != str(cfg.ckpt_path):
+        log.info("ckpt_path=%s -> %s", cfg.ckpt_path, found)
+    return found
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train (or cross-validate with ``cv.folds=K``); returns the contents of results.json."""
-    ckpt_path = resolve_ckpt_path(cfg, run_dir)
+    """Train (or cross-validate with ``cv.folds=K``); returns the contents of results.json. While it trains, the
+    run directory holds a lock naming this process, so ``ckpt_path=last`` elsewhere never continues it."""
+    validate.check(cfg)  # the command line did already (preflight); the Python API comes here directly
+    rank_zero = int(os.environ.get("RANK", "0")) == 0
+    ckpt_path = resolve_ckpt_path(cfg, run_dir) if rank_zero else cfg.get("ckpt_path")  # rank 0 resolved for all
     if ckpt_path:  # a resumed checkpoint's stored config is checked like any other before anything is built
         stored_config.rebuild(checkpoint.load(ckpt_path)["config"], f"The checkpoint {ckpt_path}", cfg, [],
                               CONFIG_DIR)
+    if not rank_zero:
+        return _train(cfg, run_dir, ckpt_path)
+    resume.hold_lock(run_dir)
+    try:
+        return _train(cfg, run_dir, ckpt_path)
+    finally:
+        resume.release_lock(run_dir)
+
+
+def _train(cfg: DictConfig, run_dir: Path, ckpt_path: Path | None) -> dict[str, Any]:
     seed_everything(cfg.seed)  # before any model or data is built: initial weights depend on the seed
     data = build.build_data(cfg)
     folds = OmegaConf.select(cfg, "cv.folds", default=0) or 0

@@ -13,6 +13,7 @@ Outside torchrun (``WORLD_SIZE`` unset or 1) nothing here does anything.
 """
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -52,14 +53,22 @@ def follow_rank_zero(argv: list[str]) -> list[str]:
                         "single-process runs (docs/performance.md, 'Many devices').")
     if rank == 0:
         return argv
-    run_dir = _store().get(_key()).decode()
-    quoted = run_dir.replace("\\", "\\\\").replace("'", "\\'")
-    return [*argv, f"hydra.run.dir='{quoted}'", "hydra.output_subdir=null",
+    published = json.loads(_store().get(_key()).decode())
+    resumed = [f"ckpt_path={_quoted(published['ckpt_path'])}"] if published["ckpt_path"] else []
+    kept = [a for a in argv if not (resumed and a.startswith("ckpt_path="))]
+    return [*kept, f"hydra.run.dir={_quoted(published['run_dir'])}", *resumed, "hydra.output_subdir=null",
             "hydra.job_logging.root.handlers=[console]", "hydra.job_logging.root.level=WARNING"]
 
 
-def publish(run_dir: Path) -> None:
-    """On rank 0: tell the other ranks where this run writes."""
+def _quoted(path: str) -> str:
+    text = path.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def publish(run_dir: Path, ckpt_path: str | None) -> None:
+    """On rank 0: tell the other ranks where this run writes, and the checkpoint it resumes from (rank 0
+    resolved ``ckpt_path=last``; the others must not search while rank 0's run is already running)."""
     rank, world = _world()
     if world > 1 and rank == 0:
-        _store().set(_key(), str(Path(run_dir).resolve()))
+        checkpoint = str(Path(str(ckpt_path)).resolve()) if ckpt_path else None
+        _store().set(_key(), json.dumps({"run_dir": str(Path(run_dir).resolve()), "ckpt_path": checkpoint}))

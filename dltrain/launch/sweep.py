@@ -10,6 +10,12 @@ jobs: its row has status ``preempted`` and the command that resumes it, and
 the sweep exits with the preemption status (75) once the summary is written.
 Under the default sequential launcher the signal is the whole sweep's: the
 job exits at once, as a single run does.
+
+A job that fails (a user mistake such as a loss that diverges at its learning
+rate, or a bug) records ``failed.json`` with its one-sentence error and
+returns under every launcher: its row has status ``failed`` and the error, the
+other jobs run to their end, and the sweep exits 1 once the summary is written.
+Every other row has status ``finished``.
 """
 from __future__ import annotations
 
@@ -27,6 +33,21 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 PREEMPTED_FILE = "preempted.json"
+FAILED_FILE = "failed.json"
+FAILED_EXIT_CODE = 1  # a sweep with failed jobs ends non-zero, after its summary
+
+
+def is_sweep_job(hydra_cfg: DictConfig) -> bool:
+    from hydra.types import RunMode
+
+    return hydra_cfg.mode == RunMode.MULTIRUN
+
+
+def record_failure(job_dir: Path, message: str) -> None:
+    """Leave a failed job's one-sentence error where the sweep's summary looks; the sweep goes on."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    (job_dir / FAILED_FILE).write_text(json.dumps({"error": message}))
+    log.error("dltrain: error: %s; the sweep goes on with its other jobs", message)
 
 
 def job_reports_back(hydra_cfg: DictConfig) -> bool:
@@ -54,7 +75,12 @@ class SweepSummary(Callback):
             writer.writeheader()
             writer.writerows(rows)
         log.info("sweep summary: %s", sweep_dir / "summary.csv")
+        failed = [row for row in rows if row.get("status") == "failed"]
+        for row in failed:
+            log.error("job %s failed: %s", row["job"], row["error"])
         preempted = [row for row in rows if row.get("status") == "preempted"]
+        if failed:
+            sys.exit(FAILED_EXIT_CODE)
         if preempted:
             from dltrain.engine.preemption import PREEMPTED_EXIT_CODE
 
@@ -73,13 +99,17 @@ def _job_row(job_dir: Path) -> dict[str, Any] | None:
         return None
     overrides = list(OmegaConf.load(overrides_file))
     row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(overrides)}
-    if (job_dir / PREEMPTED_FILE).exists():
+    if (job_dir / FAILED_FILE).exists():
+        row["status"] = "failed"
+        row["error"] = json.loads((job_dir / FAILED_FILE).read_text())["error"]
+    elif (job_dir / PREEMPTED_FILE).exists():
         checkpoint = json.loads((job_dir / PREEMPTED_FILE).read_text())["checkpoint"]
         row["status"] = "preempted"  # the command quoted for a shell: overrides may hold [lists] or spaces
         row["resume"] = shlex.join(["dltrain", *overrides, f"ckpt_path={checkpoint}"]) if checkpoint else \
             "start it again (trainer.enable_checkpointing=false: nothing was saved)"
     elif results_file.exists():
         results = json.loads(results_file.read_text())
+        row["status"] = "finished"
         row.update({"monitor": results.get("monitor"), "best": results.get("best"),
                     "best_epoch": results.get("best_epoch")})
         for section in ("final", "test"):

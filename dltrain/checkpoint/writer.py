@@ -1,0 +1,72 @@
+"""Checkpoint writes off the training loop's critical path (``trainer.async_checkpoint``, on by default).
+
+At an epoch's end the state is copied to CPU memory (``snapshot``: a consistent picture of that moment,
+generator states included) and a background thread does the atomic write (temporary file, fsync, rename;
+``dltrain.checkpoint.files.save``) while training goes on. At most one write is in flight: the next one
+waits for it. The trainer waits for the writer before ``fit`` returns or raises, and before a preemption
+exits, so no process ends with a checkpoint half written by its own choice; a SIGKILL mid-write leaves the
+previous files whole (the write goes to a temporary file). An error of the background write (a full disk)
+is raised in the training thread at the next write or wait, as the same one-sentence ``UserError``.
+
+With ``async_checkpoint=false`` the write happens in the training thread from the live tensors, as before.
+torchtitan and torch.distributed.checkpoint write asynchronously for the same reason: on a GPU an epoch can
+take seconds, and a synchronous write of a large model a good share of that.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dltrain.checkpoint import files
+
+
+def snapshot(value: Any, copies: dict[int, torch.Tensor] | None = None) -> Any:
+    """``value`` with every tensor copied to CPU memory; a tensor that appears twice (EMA weights in two
+    places) is copied once and stays shared, so the file stores it once."""
+    copies = {} if copies is None else copies
+    if isinstance(value, torch.Tensor):
+        if id(value) not in copies:
+            copies[id(value)] = value.detach().to("cpu", copy=True)
+        return copies[id(value)]
+    if isinstance(value, dict):
+        return {k: snapshot(v, copies) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(snapshot(v, copies) for v in value)
+    return value
+
+
+class CheckpointWriter:
+    def __init__(self, background: bool = True) -> None:
+        self.background = background
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def write(self, state: dict[str, Any], path: Path, also: Sequence[Path] = ()) -> None:
+        """Save ``state`` to ``path`` (and ``also``): in the background from a snapshot, or now."""
+        self.wait()
+        if not self.background:
+            files.save(state, path, also)
+            return
+        state = snapshot(state)  # the training thread may change the live tensors from the next step on
+        self._thread = threading.Thread(target=self._save, args=(state, path, tuple(also)),
+                                        name="dltrain-checkpoint-writer")
+        self._thread.start()
+
+    def _save(self, state: dict[str, Any], path: Path, also: Sequence[Path]) -> None:
+        try:
+            files.save(state, path, also)
+        except BaseException as error:  # handed to the training thread at its next write or wait
+            self._error = error
+
+    def wait(self) -> None:
+        """Block until the write in flight is on disk; raise its error, if it had one."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
