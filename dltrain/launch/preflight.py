@@ -85,12 +85,30 @@ def _compose_or_explain(overrides: list[str]) -> DictConfig:
     except ConfigCompositionException as error:
         raise UserError(_explain_composition(error, overrides)) from None
     _check_types(cfg, overrides)
+    _check_data_files_named(cfg)
     _check_model_reads_data(cfg)
     return cfg
 
 
+def _check_data_files_named(cfg: DictConfig) -> None:
+    """A data config of the user's own files leaves their path ``???`` (mandatory): say which key to set."""
+    data = cfg.get("data")
+    for key in data or ():
+        if OmegaConf.is_missing(data, key):
+            choice = cfg.hydra.runtime.choices.data
+            raise UserError(
+                f"data={choice} needs data.{key}, which has no value: add data.{key}=VALUE to the command line "
+                f"(configs/data/{choice}.yaml says what it is; docs/own_data.md shows the layouts of your own data)."
+            )
+
+
 def _check_model_reads_data(cfg: DictConfig) -> None:
-    """A model reads shape facts from its data config; a pair from two families lacks them."""
+    """A model reads shape facts from its data config; a pair from two families lacks them.
+
+    A fact left ``null`` (the own-data configs: the data module finds it in the files) resolves here and is
+    checked once the data is read (dltrain/launch/data_facts.py); only a key the data config does not have
+    at all marks a pair of two families.
+    """
     for group in ("model", "task"):
         try:
             OmegaConf.to_container(cfg[group], resolve=True)

@@ -14,7 +14,7 @@ its detectors normalise inside).
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,19 @@ READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError)  # what
 
 
 def find_images(inputs: str | Sequence[str]) -> list[Path]:
-    """Every file named by ``predict.inputs``, in a stable order, each once."""
+    """Every image file named by ``predict.inputs``, in a stable order, each once."""
+    return find_files(inputs, IMAGE_SUFFIXES, "image", "'photos/*.jpg'")
+
+
+def find_files(inputs: str | Sequence[str], suffixes: Iterable[str], kind: str, example: str) -> list[Path]:
+    """Every file named by ``predict.inputs`` (a folder contributes its files with one of ``suffixes``)."""
+    suffixes = {suffix.lower() for suffix in suffixes}
     patterns = [inputs] if isinstance(inputs, str) else list(inputs)
     found: list[Path] = []
     for pattern in map(str, patterns):
         path = Path(pattern).expanduser()
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
         elif path.is_file():
             found.append(path)
         else:
@@ -44,9 +50,8 @@ def find_images(inputs: str | Sequence[str]) -> list[Path]:
     unique = list(dict.fromkeys(found))
     if not unique:
         raise UserError(
-            f"predict.inputs={inputs} matches no image files; give an image file, a folder of images "
-            f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a quoted glob such as 'photos/*.jpg', relative to "
-            f"{Path.cwd()}."
+            f"predict.inputs={inputs} matches no {kind} files; give a {kind} file, a folder of them "
+            f"({', '.join(sorted(suffixes))}) or a quoted glob such as {example}, relative to {Path.cwd()}."
         )
     return unique
 

@@ -15,14 +15,15 @@ from dltrain.visuals.grids import heatmap
 
 
 class TextClassificationTask(ClassificationTask):
-    predict_inputs = None  # mode=predict reads image files; these inputs are not images
+    # mode=predict: the top-k classes of each line of a text file, for data that reads such files (text_lines)
+    predict_inputs = "required"
     tokenizer = None
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         logger.log_image(f"{prefix}/confusion_matrix", heatmap(self._confusion), step)
         if self._samples is not None and self.num_sample_images:
             ids, target, predicted = (t.cpu() for t in self._samples)
-            lines = [f"{int(p)} ({int(t)}): {self.tokenizer.decode(row.tolist())}"
+            lines = [f"{self.class_name(p)} ({self.class_name(t)}): {self.tokenizer.decode(row.tolist())}"
                      for row, t, p in zip(ids, target, predicted)]
             logger.log_text(f"{prefix}/predictions", "\n\n".join(lines), step)
 

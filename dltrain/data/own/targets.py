@@ -1,0 +1,69 @@
+"""What a target column says: classification (labels, the class names) or regression (real values).
+
+``task_of`` decides from the values, unless ``data.task`` says: integer or text labels are classes, real
+numbers a regression target. ``encode_labels`` numbers the classes 0..K-1 in the order of their names
+(numbers by value, text alphabetically) and keeps the names: they are a fact of the data
+(``data.class_names``), stored in the checkpoint's config, so evaluation and prediction number the
+classes as training did.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dltrain.errors import UserError
+
+CLASSIFICATION, REGRESSION = "classification", "regression"
+TASKS = (CLASSIFICATION, REGRESSION)
+
+
+def task_of(values: np.ndarray, given: str | None, source: str) -> str:
+    """``classification`` or ``regression`` for the target ``values`` (``given``: the user's ``data.task``)."""
+    if given is not None and given not in TASKS:
+        raise UserError(f"data.task={given} is not one of {', '.join(TASKS)}; leave it unset to infer it from "
+                        f"the target of {source}.")
+    numeric = np.issubdtype(values.dtype, np.number) or values.dtype == bool
+    if given == REGRESSION and not numeric:
+        raise UserError(f"data.task=regression needs a numeric target, and {source} holds text labels "
+                        f"(e.g. {values[0]!r}); use data.task=classification.")
+    if given is not None:
+        return given
+    return CLASSIFICATION if not np.issubdtype(values.dtype, np.floating) else REGRESSION
+
+
+def encode_labels(values: np.ndarray, class_names: Sequence[str] | None, source: str) -> tuple[np.ndarray, list[str]]:
+    """Class indices (int64) and the class names, in the order ``class_names`` gives (else found here)."""
+    if np.issubdtype(values.dtype, np.floating):
+        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+            bad = values[~(np.isfinite(values) & (values == np.round(values)))][0]
+            raise UserError(
+                f"{source} holds labels that are not integers (e.g. {bad}) for classification; save the labels "
+                "as integers or text, or set data.task=regression to predict the values."
+            )
+        values = values.astype(np.int64)
+    names = np.array([_name(v) for v in values.tolist()], dtype=object)
+    if class_names is None:
+        found = sorted(set(values.tolist()))  # numbers by value, text alphabetically
+        class_names = [_name(v) for v in found]
+    index = {name: position for position, name in enumerate(class_names)}
+    unknown = sorted({name for name in names.tolist() if name not in index})
+    if unknown:
+        raise UserError(
+            f"{source} holds labels the model was not trained on ({', '.join(unknown[:5])}); the checkpoint "
+            f"knows {', '.join(map(str, class_names[:10]))}: train again on data that has every label."
+        )
+    return np.array([index[name] for name in names.tolist()], dtype=np.int64), list(class_names)
+
+
+def check_several_classes(class_names: Sequence[str], source: str) -> None:
+    if len(class_names) < 2:
+        raise UserError(
+            f"{source} holds one class only ({class_names[0] if class_names else 'none'}): a classifier needs "
+            "examples of at least two; add the other classes' examples, or set data.task=regression for values."
+        )
+
+
+def _name(value: Any) -> str:
+    return str(value)
