@@ -34,7 +34,7 @@ class SampleBatch:
     """Examples read from data files (entries of an array, rows of a table, lines of text) by the data module
     that read the training files (``DataModule.prediction_samples``), prepared as its training inputs were."""
 
-    sources: list[dict[str, Any]]  # per example: {"file": ..., "row": ...}, where it was read
+    sources: list[dict[str, Any]]  # per example: where it was read ({"file": ..., "row": ...} or "line")
     model_inputs: torch.Tensor     # (N, ...) what the model takes: standardised values, or padded token ids
 
     def __len__(self) -> int:
@@ -42,10 +42,10 @@ class SampleBatch:
 
     @property
     def names(self) -> list[str]:
-        return [f"{Path(source['file']).stem}_{source['row']}" for source in self.sources]
+        return [Path(source["file"]).stem for source in self.sources]  # (examples write no pictures)
 
     def describe(self, index: int) -> dict[str, Any]:
-        """The fields every record starts with: the file and the row (0-based) the example came from."""
+        """The fields every record starts with: the file and the row (0-based) or line the example came from."""
         return dict(self.sources[index])
 
     def part(self, start: int, stop: int, device: torch.device) -> SampleBatch:

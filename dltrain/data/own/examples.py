@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import ListConfig
 from torch.utils.data import TensorDataset
 
 from dltrain.data.core.base import DataModule
 from dltrain.data.core.standardize import Standardizer
+from dltrain.data.own.facts import agree
 from dltrain.data.own.splits import split_rows
 from dltrain.data.own.targets import CLASSIFICATION, REGRESSION, check_several_classes, encode_labels, task_of
 from dltrain.errors import UserError
@@ -108,7 +108,7 @@ class ExampleArrays(DataModule):
         parts = self.read()
         targets = self._encode_targets(parts)
         inputs = {name: self.as_inputs(part.x, part.source) for name, part in parts.items()}
-        self._agree(self.shape_facts(inputs["train"].numpy()), parts["train"].source)
+        agree(self, self.shape_facts(inputs["train"].numpy()), parts["train"].source)
         rows = split_rows(len(targets["train"]), targets["train"].numpy() if self.task == CLASSIFICATION else None,
                           self.val_fraction, self.test_fraction, self.seed, parts["train"].source,
                           cut=tuple(name for name in ("val", "test") if name not in parts))
@@ -132,7 +132,7 @@ class ExampleArrays(DataModule):
             return {name: torch.from_numpy(part.y.astype(np.float32)) for name, part in parts.items()}
         labels, self.class_names = encode_labels(every, self.class_names, source)
         check_several_classes(self.class_names, source)
-        self._agree({"num_classes": len(self.class_names)}, source)
+        agree(self, {"num_classes": len(self.class_names)}, source)
         bounds = np.cumsum([0] + [len(part.y) for part in parts.values()])
         return {name: torch.from_numpy(labels[start:stop]) for name, start, stop in zip(parts, bounds, bounds[1:])}
 
@@ -157,17 +157,6 @@ class ExampleArrays(DataModule):
         if self.feature_mean is None or self.feature_std is None:
             return None
         return Standardizer(mean=self.feature_mean, std=self.feature_std)
-
-    def _agree(self, found: dict[str, Any], source: str) -> None:
-        """Take the facts found in the files; a fact the config already states must be the same."""
-        for key, value in found.items():
-            given = getattr(self, key, None)
-            if given is not None and _plain(given) != _plain(value):
-                raise UserError(
-                    f"{source} gives data.{key}={value}, but the config says data.{key}={given}; leave data.{key} "
-                    "unset so it is read from the data (a checkpoint's model fits the data it was trained on only)."
-                )
-            setattr(self, key, value)
 
     def facts(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"task": self.task}
@@ -203,6 +192,3 @@ def _unchanged(values: torch.Tensor) -> torch.Tensor:
     return values
 
 
-def _plain(value: Any) -> Any:
-    """A config list (ListConfig) or tuple as a plain list, to compare with what the files say."""
-    return list(value) if isinstance(value, (Sequence, ListConfig)) and not isinstance(value, str) else value

@@ -9,7 +9,6 @@ classes as training did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -43,18 +42,43 @@ def encode_labels(values: np.ndarray, class_names: Sequence[str] | None, source:
                 "as integers or text, or set data.task=regression to predict the values."
             )
         values = values.astype(np.int64)
-    names = np.array([_name(v) for v in values.tolist()], dtype=object)
+    names = [str(v) for v in values.tolist()]
     if class_names is None:
-        found = sorted(set(values.tolist()))  # numbers by value, text alphabetically
-        class_names = [_name(v) for v in found]
+        class_names = [str(v) for v in sorted(set(values.tolist()))]  # numbers by value, text alphabetically
     index = {name: position for position, name in enumerate(class_names)}
-    unknown = sorted({name for name in names.tolist() if name not in index})
+    unknown = sorted({name for name in names if name not in index})
     if unknown:
         raise UserError(
             f"{source} holds labels the model was not trained on ({', '.join(unknown[:5])}); the checkpoint "
             f"knows {', '.join(map(str, class_names[:10]))}: train again on data that has every label."
         )
-    return np.array([index[name] for name in names.tolist()], dtype=np.int64), list(class_names)
+    return np.array([index[name] for name in names], dtype=np.int64), list(class_names)
+
+
+def parse_target(cells: Sequence[str], numbers: bool = True) -> np.ndarray:
+    """The target cells of a text file (a CSV column, the labels of text lines) as an array: integers, else
+    other numbers (``numbers``: a regression target), else text labels."""
+    if all(_is_integer(cell) for cell in cells):
+        return np.array([int(cell) for cell in cells], dtype=np.int64)
+    if numbers and all(is_number(cell) for cell in cells):
+        return np.array([float(cell) for cell in cells], dtype=np.float64)
+    return np.array(list(cells), dtype=object)
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_integer(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_several_classes(class_names: Sequence[str], source: str) -> None:
@@ -63,7 +87,3 @@ def check_several_classes(class_names: Sequence[str], source: str) -> None:
             f"{source} holds one class only ({class_names[0] if class_names else 'none'}): a classifier needs "
             "examples of at least two; add the other classes' examples, or set data.task=regression for values."
         )
-
-
-def _name(value: Any) -> str:
-    return str(value)
