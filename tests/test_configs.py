@@ -124,7 +124,7 @@ FACTS = [("image_size", "in_channels"), ("vocab_size",), ("num_features",), ("ta
 # data configs that need the user to name their files
 REQUIRED = {
     "arrays": ["data.path=/nonexistent.npz"],
-    "imagefolder": ["data.root=/nonexistent", "data.num_classes=3"],
+    "imagefolder": ["data.root=/nonexistent"],
     "image_pair_folder": ["data.root=/nonexistent"],
     "unpaired_folder": ["data.root=/nonexistent"],
     "style_images": ["task=style_transfer", "style_transfer.content=a.jpg", "style_transfer.style=b.jpg"],

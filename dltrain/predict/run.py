@@ -38,10 +38,11 @@ from omegaconf import DictConfig
 from torchvision.io import write_png
 
 from dltrain.checkpoint.run_state import load_inference_weights
+from dltrain.data.vision.image_files import check_readable
 from dltrain.engine.environment import pick_device, seed_everything
 from dltrain.errors import UserError
 from dltrain.launch.build import build_task
-from dltrain.predict.inputs import Preprocess, check_readable, find_files, find_images, output_names
+from dltrain.predict.inputs import Preprocess, find_files, find_images, output_names
 from dltrain.tasks.base import Prediction, Task
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def _input_files(task: Task, options: DictConfig, data: Any) -> list[Path]:
     if suffixes:  # the data module's own kind of files (it reads them)
         return find_files(inputs, suffixes, "data", f"'new/*{suffixes[0]}'")
     files = find_images(inputs)
-    check_readable(files)
+    check_readable(files, "predict.inputs")
     return files
 
 
