@@ -124,6 +124,8 @@ FACTS = [("image_size", "in_channels"), ("vocab_size",), ("num_features",), ("ta
 # data configs that need the user to name their files
 REQUIRED = {
     "arrays": ["data.path=/nonexistent.npz"],
+    "csv": ["data.path=/nonexistent.csv"],
+    "text_lines": ["data.path=/nonexistent.tsv"],
     "imagefolder": ["data.root=/nonexistent"],
     "image_pair_folder": ["data.root=/nonexistent"],
     "unpaired_folder": ["data.root=/nonexistent"],
