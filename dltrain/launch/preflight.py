@@ -32,7 +32,7 @@ def check_command_line(args: Sequence[str], config_dir: str) -> None:
     if any(arg.split("=")[0] in _PASS_THROUGH_FLAGS for arg in args):
         return
     _check_launcher_can_run(args)
-    texts = [a for a in args if not a.startswith("-") and not a.split("=")[0].lstrip("+~").startswith("hydra")]
+    texts = [a for a in args if not a.startswith("-") and not _for_hydra_only(a)]
     try:
         overrides = OverridesParser.create().parse_overrides(texts)
     except OverrideParseException as error:
@@ -48,6 +48,13 @@ def check_command_line(args: Sequence[str], config_dir: str) -> None:
                     variant[position] = f"{override.get_key_element()}={value}"
                     _compose_or_explain([t for t in variant if t])
     GlobalHydra.instance().clear()
+
+
+def _for_hydra_only(arg: str) -> bool:
+    """Hydra's own settings are Hydra's to check; hydra.searchpath is composed with, as it adds the user's config
+    folder (their own data or model configs: docs/own_data.md)."""
+    key = arg.split("=")[0].lstrip("+~")
+    return key.startswith("hydra") and key != "hydra.searchpath"
 
 
 def _check_launcher_can_run(args: Sequence[str]) -> None:
