@@ -26,8 +26,3 @@ class Standardizer:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         shape = [1, -1] + [1] * (x.dim() - 2)  # broadcast along axis 1
         return (x - self.mean.view(shape)) / self.std.view(shape)
-
-    def restore(self, x: torch.Tensor) -> torch.Tensor:
-        """The inverse, x = x' * std + mean: predictions back in the data's units."""
-        shape = [1, -1] + [1] * (x.dim() - 2)
-        return x * self.std.view(shape) + self.mean.view(shape)
