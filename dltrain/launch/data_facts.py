@@ -59,9 +59,9 @@ def _check_model_facts_known(cfg: DictConfig) -> None:
                 continue
             fact = match.group(1)
             if OmegaConf.select(cfg.data, fact, throw_on_missing=False) is None:  # null, ??? or absent
-                model, data = _choice(cfg, "model"), _choice(cfg, "data")
+                model, data = _named(cfg, "model"), _named(cfg, "data")
                 raise UserError(
-                    f"model={model} needs data.{fact}, which data={data} did not find in this data "
+                    f"{model} needs data.{fact}, which {data} did not find in this data "
                     f"({_describe(cfg.data)}); pick a model that reads what the data states (docs/own_data.md, "
                     f"'Facts'), or set data.{fact}=VALUE on the command line."
                 )
@@ -83,12 +83,12 @@ def _describe(data: DictConfig) -> str:
     return f"its target makes it a {kind} set" if kind else "the files do not state it"
 
 
-def _choice(cfg: DictConfig, group: str) -> str:
-    """The option picked for ``group`` (``mlp``), or its class name outside a Hydra run (the Python API)."""
+def _named(cfg: DictConfig, group: str) -> str:
+    """``model=mlp`` as the command line picked it, or ``the model (mlp)`` outside a Hydra run (the Python API)."""
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
         choice = HydraConfig.get().runtime.choices.get(group)
         if choice:
-            return str(choice)
-    return str(OmegaConf.select(cfg, f"{group}._target_", default="?")).rpartition(".")[2]
+            return f"{group}={choice}"
+    return f"the {group} ({str(OmegaConf.select(cfg, f'{group}._target_', default='?')).rpartition('.')[2]})"

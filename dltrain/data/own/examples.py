@@ -30,7 +30,7 @@ from torch.utils.data import TensorDataset
 from dltrain.data.core.base import DataModule
 from dltrain.data.core.standardize import Standardizer
 from dltrain.data.own.facts import agree
-from dltrain.data.own.splits import split_rows
+from dltrain.data.own.splits import empty_split, split_rows
 from dltrain.data.own.targets import CLASSIFICATION, REGRESSION, check_several_classes, encode_labels, task_of
 from dltrain.errors import UserError
 from dltrain.predict.records import SampleBatch
@@ -116,6 +116,9 @@ class ExampleArrays(DataModule):
             if name != "train":
                 inputs[name], targets[name] = inputs["train"][chosen], targets["train"][chosen]
         inputs["train"], targets["train"] = inputs["train"][rows["train"]], targets["train"][rows["train"]]
+        for name in SPLITS:  # a split the files give may be empty too
+            if len(targets[name]) == 0:
+                raise UserError(empty_split(name, parts.get(name, parts["train"]).source))
         scale_x, scale_y = self._fit_standardizers(inputs["train"], targets["train"])
         self.train_dataset, self.val_dataset, self.test_dataset = (
             TensorDataset(scale_x(inputs[name]), scale_y(targets[name])) for name in SPLITS)
