@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from dltrain.data.own.examples import ExampleArrays, Part
-from dltrain.data.own.targets import is_number, parse_target
+from dltrain.data.own.targets import parse_target, parses_as
 from dltrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _categories(tables: list[Table], features: Sequence[str]) -> dict[str, list[
     found = {}
     for name in features:
         cells = [cell for table in tables for cell in table.column(name)]
-        if not all(is_number(cell) for cell in cells):
+        if not all(parses_as(cell, float) for cell in cells):
             found[name] = sorted(set(cells))
     return found
 
@@ -207,6 +207,6 @@ def _numbers(cells: list[str], table: Table, name: str) -> np.ndarray:
     try:
         return np.array([float(cell) for cell in cells], dtype=np.float32)
     except ValueError:
-        row = next(i for i, cell in enumerate(cells) if not is_number(cell))
+        row = next(i for i, cell in enumerate(cells) if not parses_as(cell, float))
         raise UserError(f"{table.path}, line {table.lines[row]}: column {name} holds {cells[row]!r}, and it was "
                         "numeric in training; give a number there.") from None

@@ -58,24 +58,17 @@ def encode_labels(values: np.ndarray, class_names: Sequence[str] | None, source:
 def parse_target(cells: Sequence[str], numbers: bool = True) -> np.ndarray:
     """The target cells of a text file (a CSV column, the labels of text lines) as an array: integers, else
     other numbers (``numbers``: a regression target), else text labels."""
-    if all(_is_integer(cell) for cell in cells):
+    if all(parses_as(cell, int) for cell in cells):
         return np.array([int(cell) for cell in cells], dtype=np.int64)
-    if numbers and all(is_number(cell) for cell in cells):
+    if numbers and all(parses_as(cell, float) for cell in cells):
         return np.array([float(cell) for cell in cells], dtype=np.float64)
     return np.array(list(cells), dtype=object)
 
 
-def is_number(text: str) -> bool:
+def parses_as(text: str, kind: type) -> bool:
+    """Whether ``kind(text)`` reads the text (``int``: an integer, ``float``: any number)."""
     try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_integer(text: str) -> bool:
-    try:
-        int(text)
+        kind(text)
     except ValueError:
         return False
     return True
