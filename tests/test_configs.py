@@ -126,6 +126,8 @@ REQUIRED = {
     "arrays": ["data.path=/nonexistent.npz"],
     "csv": ["data.path=/nonexistent.csv"],
     "text_lines": ["data.path=/nonexistent.tsv"],
+    "segfolder": ["data.root=/nonexistent"],
+    "coco_json": ["data.images=/nonexistent", "data.annotations=/nonexistent.json"],
     "imagefolder": ["data.root=/nonexistent"],
     "image_pair_folder": ["data.root=/nonexistent"],
     "unpaired_folder": ["data.root=/nonexistent"],

@@ -126,12 +126,15 @@ class ExampleArrays(DataModule):
     def _encode_targets(self, parts: dict[str, Part]) -> dict[str, torch.Tensor]:
         """Targets per split: class indices (int64), or real values (float32) for regression."""
         source = parts["train"].source
+        for part in parts.values():
+            if part.y.ndim == 2 and part.y.shape[1] == 1:  # a column vector (N, 1): one target per example
+                part.y = part.y[:, 0]
+            if part.y.ndim != 1:
+                raise UserError(f"{part.source} has targets of shape {part.y.shape[1:]} per example; give one "
+                                "label or value per example (y of shape (N,)).")
         every = np.concatenate([part.y for part in parts.values()])
         self.task = task_of(every, self.task, source)
         if self.task == REGRESSION:
-            if every.ndim != 1:
-                raise UserError(f"{source} has targets of shape {every.shape[1:]} per example; give one value per "
-                                "example (y of shape (N,)).")
             return {name: torch.from_numpy(part.y.astype(np.float32)) for name, part in parts.items()}
         labels, self.class_names = encode_labels(every, self.class_names, source)
         check_several_classes(self.class_names, source)

@@ -7,6 +7,7 @@ A split left empty is a user mistake said in one sentence: a model cannot be val
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -34,6 +35,16 @@ def split_rows(count: int, labels: np.ndarray | None, val_fraction: float, test_
         if len(chosen) == 0:
             raise UserError(empty_split(name, source))
     return splits
+
+
+def cut_from_training(splits: dict[str, list[tuple[Any, int]]], cut: tuple[str, ...], val_fraction: float,
+                      test_fraction: float, seed: int, source: str) -> None:
+    """Carve the splits named in ``cut`` out of ``splits["train"]``, (example, class index) pairs, by class."""
+    if cut:
+        train = splits["train"]
+        labels = np.array([label for _, label in train])
+        rows = split_rows(len(train), labels, val_fraction, test_fraction, seed, source, cut)
+        splits.update({split: [train[i] for i in chosen] for split, chosen in rows.items()})
 
 
 def _cut(rows: np.ndarray, labels: np.ndarray | None, share: float, seed: int, source: str,

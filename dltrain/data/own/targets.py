@@ -9,6 +9,7 @@ classes as training did.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,19 @@ def encode_labels(values: np.ndarray, class_names: Sequence[str] | None, source:
             f"knows {', '.join(map(str, class_names[:10]))}: train again on data that has every label."
         )
     return np.array([index[name] for name in names], dtype=np.int64), list(class_names)
+
+
+def number_the_classes(found: dict[str, list[tuple[Any, str]]], class_names: Sequence[str] | None,
+                       source: str) -> tuple[dict[str, list[tuple[Any, int]]], list[str]]:
+    """(example, label) pairs per split as (example, class index) pairs, and the class names (two at least)."""
+    every = [label for pairs in found.values() for _, label in pairs]
+    indices, class_names = encode_labels(parse_target(every, numbers=False), class_names, source)
+    check_several_classes(class_names, source)
+    numbered, start = {}, 0
+    for split, pairs in found.items():
+        numbered[split] = [(example, int(i)) for (example, _), i in zip(pairs, indices[start:start + len(pairs)])]
+        start += len(pairs)
+    return numbered, class_names
 
 
 def parse_target(cells: Sequence[str], numbers: bool = True) -> np.ndarray:

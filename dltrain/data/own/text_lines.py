@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from dltrain.data.own.facts import agree
-from dltrain.data.own.splits import split_rows
-from dltrain.data.own.targets import check_several_classes, encode_labels, parse_target
+from dltrain.data.own.splits import cut_from_training
+from dltrain.data.own.targets import number_the_classes
 from dltrain.data.text.classification import TextClassificationData, frame
 from dltrain.data.text.sentence_pairs import BERT_SPECIALS
 from dltrain.data.text.tokenizer import Tokenizer, pad_batch
@@ -43,14 +43,14 @@ def read_lines(path: Path) -> list[tuple[int, str]]:
 
 
 def read_labelled(path: Path) -> list[tuple[str, str]]:
-    """(label, text) of every line of ``path``; a line without a tab, label or text is a user mistake."""
+    """(text, label) of every line of ``path``; a line without a tab, label or text is a user mistake."""
     examples = []
     for number, line in read_lines(path):
         label, tab, text = line.partition("\t")
         if not tab or not label.strip() or not text.strip():
             raise UserError(f"{path}, line {number} is not 'label<TAB>text' ({line[:60]!r}); put the label, a tab "
                             "and the text on each line.")
-        examples.append((label.strip(), text.strip()))
+        examples.append((text.strip(), label.strip()))
     if not examples:
         raise UserError(f"{path} holds no lines; write one 'label<TAB>text' per line.")
     return examples
@@ -82,18 +82,9 @@ class TextLinesData(TextClassificationData):
         for split, path in self.split_paths.items():
             if path:
                 files[split] = read_labelled(Path(path).expanduser())
-        every = [label for examples in files.values() for label, _ in examples]
-        labels, self.class_names = encode_labels(parse_target(every, numbers=False), self.class_names, str(self.path))
-        check_several_classes(self.class_names, str(self.path))
-        examples, start = {}, 0
-        for split, lines in files.items():
-            examples[split] = [(text, int(label)) for (_, text), label in zip(lines, labels[start:start + len(lines)])]
-            start += len(lines)
+        examples, self.class_names = number_the_classes(files, self.class_names, str(self.path))
         cut = tuple(split for split in ("val", "test") if split not in files)
-        rows = split_rows(len(examples["train"]), labels[: len(examples["train"])], self.val_fraction,
-                          self.test_fraction, self.seed, str(self.path), cut)
-        train = examples["train"]
-        examples.update({split: [train[i] for i in chosen] for split, chosen in rows.items()})
+        cut_from_training(examples, cut, self.val_fraction, self.test_fraction, self.seed, str(self.path))
         if self.tokenizer.vocab is None:  # fitted on the training texts only
             self.tokenizer.fit((text for text, _ in examples["train"]), extra_specials=BERT_SPECIALS)
         agree(self, {"num_classes": len(self.class_names), "vocab_size": len(self.tokenizer.vocab)}, str(self.path))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 import torchvision
 from torch.utils.data import Dataset, Subset
@@ -19,8 +18,8 @@ from dltrain.data.augment.transforms import build_image_transform
 from dltrain.data.core.base import DataModule
 from dltrain.data.core.device_loader import DeviceRecipe
 from dltrain.data.own.facts import agree
-from dltrain.data.own.splits import split_rows
-from dltrain.data.own.targets import check_several_classes, encode_labels, parse_target
+from dltrain.data.own.splits import cut_from_training
+from dltrain.data.own.targets import number_the_classes
 from dltrain.data.vision.image_files import LabelledImageFiles, channels_and_size, check_readable
 from dltrain.data.vision.image_layouts import find_labelled_images
 from dltrain.errors import UserError
@@ -147,22 +146,12 @@ class ImageFolderData(DataModule):
         files = [path for pairs in found.values() for path, _ in pairs]
         if self.verify_images:
             check_readable(files, where)
-        names = [label for pairs in found.values() for _, label in pairs]
-        indices, self.class_names = encode_labels(parse_target(names, numbers=False), self.class_names, source)
-        check_several_classes(self.class_names, source)
+        samples, self.class_names = number_the_classes(found, self.class_names, source)
         agree(self, {"num_classes": len(self.class_names)}, source)
         self._image_facts(found["train"][0][0], where)
-
-        samples, start = {}, 0
-        for split, pairs in found.items():
-            samples[split] = [(path, int(i)) for (path, _), i in zip(pairs, indices[start:start + len(pairs)])]
-            start += len(pairs)
-        if "val" not in samples:  # one set of images: validation (and test) cut from it, stratified
+        if "val" not in samples:  # one set of images: validation (and test) cut from it, by class
             cut = ("val",) if "test" in samples else ("val", "test")
-            train = samples["train"]
-            rows = split_rows(len(train), np.array([label for _, label in train]), self.val_fraction,
-                              self.test_fraction, self.seed, source, cut)
-            samples.update({split: [train[i] for i in chosen] for split, chosen in rows.items()})
+            cut_from_training(samples, cut, self.val_fraction, self.test_fraction, self.seed, source)
         samples.setdefault("test", samples["val"])  # as torchvision-style folders: val doubles as test
         mode = "L" if self.in_channels == 1 else "RGB"
         self.train_dataset, self.val_dataset, self.test_dataset = (
