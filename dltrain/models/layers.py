@@ -181,5 +181,6 @@ def flat_input_size(num_features: int | None = None, in_channels: int | None = N
     raise UserError(
         "A model that flattens its input needs the size of one example, and the data states none: "
         "data.num_features (a table), or data.in_channels with data.seq_len (signals) or data.image_size (images); "
-        "pick a data config of these kinds, or a model of the data's own family (`dltrain --help`)."
+        "pick a data config of these kinds, or a model of the data's own family (text: model=lstm_classifier; "
+        "`dltrain --help` lists them)."
     )

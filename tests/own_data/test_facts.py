@@ -12,6 +12,8 @@ from dltrain.errors import UserError
 from dltrain.launch.config import CONFIG_DIR
 from dltrain.launch.data_facts import state_data_facts
 from dltrain.launch.preflight import check_command_line
+from dltrain.models.classical.linear import LinearRegression, LogisticRegression, SoftmaxRegression
+from dltrain.models.classification.mlp import MLP
 from dltrain.models.layers import flat_input_size
 
 from .files import digits_npz
@@ -46,16 +48,23 @@ def test_preflight_lets_null_facts_through_and_still_names_a_pair_of_two_familie
 
 
 @pytest.mark.parametrize("facts, example", [
-    (["num_features=30"], (30,)),                     # a table
-    (["in_channels=8", "seq_len=8"], (8, 8)),         # signals
-    (["in_channels=3", "image_size=4"], (3, 4, 4)),   # images
-    (["in_channels=1", "image_size=[2,5]"], (1, 2, 5)),
+    ({"num_features": 30}, (30,)),                     # a table
+    ({"in_channels": 8, "seq_len": 8}, (8, 8)),        # signals
+    ({"in_channels": 3, "image_size": 4}, (3, 4, 4)),  # images
+    ({"in_channels": 1, "image_size": [2, 5]}, (1, 2, 5)),
 ])
 def test_flattening_models_take_features_signals_and_images(facts, example):
-    for name in ("mlp", "softmax_regression", "logistic_regression", "linear_regression"):
-        cfg = api.compose([f"model={name}", "data=arrays", "data.path=x.npz", "data.num_classes=2",
-                           *[f"data.{fact}" for fact in facts]])
-        assert instantiate(cfg.model)(torch.randn(3, *example)).shape[0] == 3
+    for model in (MLP(num_classes=2, **{"in_channels": None, "image_size": None, **facts}),
+                  SoftmaxRegression(2, **{"in_channels": None, "image_size": None, **facts}),
+                  LogisticRegression(**facts), LinearRegression(**facts)):
+        assert model(torch.randn(3, *example)).shape[0] == 3
+
+
+@pytest.mark.parametrize("name", ["mlp", "softmax_regression", "logistic_regression", "linear_regression"])
+def test_flattening_model_configs_read_whichever_size_facts_the_data_states(name):
+    cfg = api.compose([f"model={name}", "data=arrays", "data.path=x.npz", "data.num_classes=2", "data.in_channels=8",
+                       "data.seq_len=8"])
+    assert instantiate(cfg.model)(torch.randn(3, 8, 8)).shape[0] == 3
 
 
 def test_a_flattening_model_on_data_without_a_size_says_so():
