@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from dltrain import api
 from dltrain.errors import UserError
+from dltrain.launch.build import build_data
 from dltrain.launch.config import CONFIG_DIR
 from dltrain.launch.data_facts import state_data_facts
 from dltrain.launch.preflight import check_command_line
@@ -75,8 +76,6 @@ def test_a_flattening_model_on_data_without_a_size_says_so():
 def test_eval_rebuilds_the_data_from_the_stored_facts_without_fitting_again(tmp_path):
     path = digits_npz(tmp_path, "signals")
     cfg = api.compose(["data=arrays", f"data.path={path}", "model=cnn1d"])
-    from dltrain.launch.run import build_data
-
     first = build_data(cfg)
     stored = OmegaConf.create(OmegaConf.to_yaml(cfg, resolve=True))  # as a checkpoint keeps it
     assert stored.data.seq_len == 8 and stored.model.in_channels == 8

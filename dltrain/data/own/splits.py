@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
+from dltrain.data.core.splits import split
 from dltrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,9 @@ def _cut(rows: np.ndarray, labels: np.ndarray | None, share: float, seed: int, s
                     source, name)
         stratify = None
     try:
-        kept, held_out = train_test_split(rows, test_size=share, stratify=stratify, random_state=seed)
+        kept, held_out = split(list(rows), test_size=share, seed=seed, stratify=stratify)
     except ValueError:  # too few rows per class for a stratified cut of this size
-        kept, held_out = train_test_split(rows, test_size=share, random_state=seed)
+        kept, held_out = split(list(rows), test_size=share, seed=seed)
     return np.sort(kept), np.sort(held_out)
 
 
