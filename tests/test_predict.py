@@ -180,7 +180,6 @@ def test_earlier_predictions_are_never_overwritten(workspace, digits_checkpoint)
 
 
 def test_a_task_without_predict_names_the_families_that_have_it(workspace):
-    checkpoint = checkpoint_of(workspace, "linear_regression_diabetes", "model=linear_regression", "data=diabetes",
-                               "loss=mse")
+    checkpoint = checkpoint_of(workspace, "ar_mlp_sine", "model=ar_mlp", "data=sine", "loss=mse")
     result = dltrain(workspace, "mode=predict", f"ckpt_path={checkpoint}", "predict.inputs=digits", ok=False)
     assert_user_error(result, "has no mode=predict", "segmentation", "detection")

@@ -41,6 +41,8 @@ MOVED_MODULES = {
     "dltrain.data.graph_tu": "dltrain.data.graph.tu",
     "dltrain.data.tabular": "dltrain.data.tabular.sklearn_sets",
     "dltrain.data.time_series": "dltrain.data.tabular.time_series",
+    # renamed later, when the sequence classifiers took real-valued signals too (own data, issue 17)
+    "dltrain.models.sequence.text_classifier": "dltrain.models.sequence.classifiers",
 }
 
 

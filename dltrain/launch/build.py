@@ -21,12 +21,15 @@ from dltrain.checkpoint.fine_tune import load_pretrained_part
 from dltrain.engine.trainer import Trainer
 from dltrain.errors import UserError
 from dltrain.launch.config import CONFIG_DIR
+from dltrain.launch.data_facts import state_data_facts
 from dltrain.tasks.base import Task
 
 
 def build_data(cfg: DictConfig) -> Any:
+    """The data module, set up; what it found out (class count, shapes...) is written into ``cfg.data``."""
     data = instantiate(cfg.data)
     data.setup()
+    state_data_facts(cfg, data)
     return data
 
 

@@ -33,7 +33,7 @@ def check_command_line(args: Sequence[str], config_dir: str) -> None:
     if any(arg.split("=")[0] in _PASS_THROUGH_FLAGS for arg in args):
         return
     _check_launcher_can_run(args)
-    texts = [a for a in args if not a.startswith("-") and not a.split("=")[0].lstrip("+~").startswith("hydra")]
+    texts = [a for a in args if not a.startswith("-") and not _for_hydra_only(a)]
     try:
         overrides = OverridesParser.create().parse_overrides(texts)
     except OverrideParseException as error:
@@ -49,6 +49,13 @@ def check_command_line(args: Sequence[str], config_dir: str) -> None:
                     variant[position] = f"{override.get_key_element()}={value}"
                     _compose_or_explain([t for t in variant if t])
     GlobalHydra.instance().clear()
+
+
+def _for_hydra_only(arg: str) -> bool:
+    """Hydra's own settings are Hydra's to check; hydra.searchpath is composed with, as it adds the user's config
+    folder (their own data or model configs: docs/own_data.md)."""
+    key = arg.split("=")[0].lstrip("+~")
+    return key.startswith("hydra") and key != "hydra.searchpath"
 
 
 def _check_launcher_can_run(args: Sequence[str]) -> None:
@@ -92,7 +99,12 @@ def _compose_or_explain(overrides: list[str]) -> DictConfig:
 
 
 def _check_model_reads_data(cfg: DictConfig) -> None:
-    """A model reads shape facts from its data config; a pair from two families lacks them."""
+    """A model reads shape facts from its data config; a pair from two families lacks them.
+
+    A fact left ``null`` (the own-data configs: the data module finds it in the files) resolves here and is
+    checked once the data is read (dltrain/launch/data_facts.py); only a key the data config does not have
+    at all marks a pair of two families.
+    """
     for group in ("model", "task"):
         try:
             OmegaConf.to_container(cfg[group], resolve=True)

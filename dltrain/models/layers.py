@@ -5,9 +5,12 @@ belongs to one paper stays in that paper's file.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
+from dltrain.errors import UserError
 from dltrain.models import transfer
 
 
@@ -161,3 +164,23 @@ def prepare_with_aux_heads(
     if not aux_logits and model.aux_logits:
         model.drop_aux_heads()
     return transfer.freeze_backbone(model) if freeze_backbone else model
+
+
+def flat_input_size(num_features: int | None = None, in_channels: int | None = None,
+                    image_size: int | Sequence[int] | None = None, seq_len: int | None = None) -> int:
+    """How many numbers one example holds, from the data's facts: F features (a table), C x L values (a signal of
+    L steps) or C x H x W pixels (an image). The models that flatten their input (MLP, linear / logistic /
+    softmax regression) take any of the three."""
+    if num_features:
+        return int(num_features)
+    if in_channels and seq_len:
+        return int(in_channels) * int(seq_len)
+    if in_channels and image_size:
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+        return int(in_channels) * int(height) * int(width)
+    raise UserError(
+        "A model that flattens its input needs the size of one example, and the data states none: "
+        "data.num_features (a table), or data.in_channels with data.seq_len (signals) or data.image_size (images); "
+        "pick a data config of these kinds, or a model of the data's own family (text: model=lstm_classifier; "
+        "`dltrain --help` lists them)."
+    )

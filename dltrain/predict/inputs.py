@@ -2,7 +2,8 @@
 
 ``predict.inputs`` is a file, a folder (its image files, not recursive), a
 glob (``photos/*.jpg``, ``**`` recurses) or a list of these. Files are read
-with PIL (PNG, JPEG, BMP, GIF, TIFF, WebP...) as RGB.
+with PIL (PNG, JPEG, BMP, GIF, TIFF, WebP...) as RGB, and checked before anything
+is written (dltrain/data/vision/image_files.py).
 
 Preprocessing follows the data config's evaluation transform: resize to
 ``data.image_size`` (to a square S x S, without cropping: every pixel of the
@@ -14,29 +15,32 @@ its detectors normalise inside).
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
+from dltrain.data.vision.image_files import IMAGE_SUFFIXES, load_rgb
 from dltrain.errors import UserError
 from dltrain.tasks.base import ImageBatch
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError)  # what PIL raises on a bad file
-
 
 def find_images(inputs: str | Sequence[str]) -> list[Path]:
-    """Every file named by ``predict.inputs``, in a stable order, each once."""
+    """Every image file named by ``predict.inputs``, in a stable order, each once."""
+    return find_files(inputs, IMAGE_SUFFIXES, "image", "'photos/*.jpg'")
+
+
+def find_files(inputs: str | Sequence[str], suffixes: Iterable[str], kind: str, example: str) -> list[Path]:
+    """Every file named by ``predict.inputs`` (a folder contributes its files with one of ``suffixes``)."""
+    suffixes = {suffix.lower() for suffix in suffixes}
     patterns = [inputs] if isinstance(inputs, str) else list(inputs)
     found: list[Path] = []
     for pattern in map(str, patterns):
         path = Path(pattern).expanduser()
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
         elif path.is_file():
             found.append(path)
         else:
@@ -44,36 +48,10 @@ def find_images(inputs: str | Sequence[str]) -> list[Path]:
     unique = list(dict.fromkeys(found))
     if not unique:
         raise UserError(
-            f"predict.inputs={inputs} matches no image files; give an image file, a folder of images "
-            f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a quoted glob such as 'photos/*.jpg', relative to "
-            f"{Path.cwd()}."
+            f"predict.inputs={inputs} matches no {kind} files; give a {kind} file, a folder of them "
+            f"({', '.join(sorted(suffixes))}) or a quoted glob such as {example}, relative to {Path.cwd()}."
         )
     return unique
-
-
-def check_readable(files: Sequence[Path]) -> None:
-    """Open every file before any output is written, so a bad one stops the run while nothing is half done."""
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                image.verify()  # reads the whole file's structure, not the pixels: fast
-        except READ_ERRORS as error:
-            raise UserError(_unreadable(path, error)) from None
-
-
-def load_rgb(path: Path) -> torch.Tensor:
-    """A file as uint8 RGB (3, H, W)."""
-    try:
-        with Image.open(path) as image:
-            return TF.pil_to_tensor(image.convert("RGB"))
-    except READ_ERRORS as error:  # verify() passes some truncated files that then fail to decode
-        raise UserError(_unreadable(path, error)) from None
-
-
-def _unreadable(path: Path, error: Exception) -> str:
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return (f"{path} cannot be read as an image ({reason}); remove it from predict.inputs or replace it with a "
-            "PNG / JPEG file. Nothing was written for it.")
 
 
 def output_names(files: Sequence[Path]) -> list[str]:

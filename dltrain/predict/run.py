@@ -1,13 +1,15 @@
-"""``dltrain mode=predict``: run a checkpoint on image files (or sample a generator) and write the results.
+"""``dltrain mode=predict``: run a checkpoint on image files, on the examples of data files (arrays, tables,
+text lines), or sample a generator, and write the results.
 
     dltrain mode=predict ckpt_path=PATH predict.inputs=photos/ [predict.output_dir=DIR]
+    dltrain mode=predict ckpt_path=PATH predict.inputs=new_rows.csv
 
 The checkpoint's own config builds the model (command-line overrides win, as
 in ``mode=eval``); its EMA weights are used when it has them. Each task says
 what it makes of a batch of files (``Task.predict_step``, tasks/base.py); this
 module finds and loads the files (``dltrain.predict.inputs``) and writes what
 the tasks return: one PNG per picture, named ``<file stem>_<kind>.png``, and
-``predictions.json`` with one record per file (or sample)::
+``predictions.json`` with one record per file (or sample, or example of a data file)::
 
     {"checkpoint": ..., "task": ..., "predictions": [{"file": ..., "width": ..., "height": ...,
                                                         ..., "outputs": {"overlay": "cat_overlay.png"}}]}
@@ -16,6 +18,11 @@ The output folder is the run's own directory unless ``predict.output_dir`` is
 set; a folder that already holds a predictions.json is refused, so an earlier
 prediction is never overwritten. predictions.json is written last and
 atomically: it exists only when every file was predicted.
+
+Which files: image files, read as the data config's image facts say (dltrain/predict/inputs.py), unless
+the checkpoint's data module reads files of its own kind (``DataModule.prediction_suffixes``: data=arrays,
+csv, text_lines). Then it reads them itself (``prediction_samples``), with the class names, vocabulary and
+standardisation numbers its config stored, and each record names the file and the row of its example.
 """
 from __future__ import annotations
 
@@ -31,37 +38,46 @@ from omegaconf import DictConfig
 from torchvision.io import write_png
 
 from dltrain.checkpoint.run_state import load_inference_weights
+from dltrain.data.vision.image_files import check_readable
 from dltrain.engine.environment import pick_device, seed_everything
 from dltrain.errors import UserError
 from dltrain.launch.build import build_task
-from dltrain.predict.inputs import Preprocess, check_readable, find_images, output_names
+from dltrain.predict.inputs import Preprocess, find_files, find_images, output_names
 from dltrain.tasks.base import Prediction, Task
 
 log = logging.getLogger(__name__)
 
 SUPPORTED = ("image classification, segmentation, detection (boxes and Mask R-CNN masks), GANs (sampling), "
-             "autoencoders / VAEs, Pix2Pix / CycleGAN (translation) and style transfer")
+             "autoencoders / VAEs, Pix2Pix / CycleGAN (translation), style transfer, and the classification and "
+             "regression of your own arrays, tables and texts")
 
 
 def predict(cfg: DictConfig, options: DictConfig, run_dir: Path, state: dict[str, Any]) -> Path:
     """Predict with the checkpoint ``state`` (its config is ``cfg``); returns the folder written to."""
     seed_everything(cfg.seed)
     task = build_task(cfg)
-    files = _input_files(task, options)
+    data = instantiate(cfg.data) if options.get("inputs") else None  # not set up: its config holds what it found
+    files = _input_files(task, options, data)
     out_dir = Path(options.output_dir) if options.output_dir else run_dir
     if (out_dir / "predictions.json").exists():
         raise UserError(f"{out_dir} already holds a predictions.json from an earlier prediction; set "
                         "predict.output_dir to a new folder (or delete the old results).")
-    preprocess = Preprocess(instantiate(cfg.data)) if files else None  # the data module is not set up: no loading
+    samples = data.prediction_samples(files) if files and _own_files(data) else None  # all read before writing
+    if samples is not None:
+        task.check_data(data)  # the task reads what it needs from the module: class count, target units, vocabulary
+    preprocess = Preprocess(data) if files and samples is None else None
     load_inference_weights(task, state)
     device = pick_device(cfg.trainer.accelerator)
     task.to(device).eval()
 
     records: list[dict[str, Any]] = []
+    size = max(1, int(options.batch_size))
     with torch.no_grad():
-        if files:
+        if samples is not None:
+            for start in range(0, len(samples), size):
+                records += _write(task.predict_step(samples.part(start, start + size, device), options), out_dir)
+        elif files:
             names = output_names(files)
-            size = max(1, int(options.batch_size))
             for start in range(0, len(files), size):
                 batch = preprocess(files[start: start + size], names[start: start + size], device)
                 records += _write(task.predict_step(batch, options), out_dir)
@@ -76,7 +92,7 @@ def predict(cfg: DictConfig, options: DictConfig, run_dir: Path, state: dict[str
     return out_dir
 
 
-def _input_files(task: Task, options: DictConfig) -> list[Path]:
+def _input_files(task: Task, options: DictConfig, data: Any) -> list[Path]:
     """The files to predict on, after checking the task can take them (or does without)."""
     kind, inputs = task.predict_inputs, options.get("inputs")
     if kind is None:
@@ -88,12 +104,21 @@ def _input_files(task: Task, options: DictConfig) -> list[Path]:
                         "style_transfer.content for a new one); leave predict.inputs out.")
     if not inputs:
         if kind == "required":
-            raise UserError(f"The {task.name} task predicts from images: add predict.inputs=PATH (an image file, a "
-                            "folder of images, or a quoted glob such as 'photos/*.jpg').")
+            raise UserError(f"The {task.name} task predicts from input files: add predict.inputs=PATH (an image file, "
+                            "a folder of images, or a quoted glob such as 'photos/*.jpg'; for data=arrays, csv or "
+                            "text_lines a file of new examples).")
         return []
+    suffixes = _own_files(data)
+    if suffixes:  # the data module's own kind of files (it reads them)
+        return find_files(inputs, suffixes, "data", f"'new/*{suffixes[0]}'")
     files = find_images(inputs)
-    check_readable(files)
+    check_readable(files, "predict.inputs")
     return files
+
+
+def _own_files(data: Any) -> tuple[str, ...]:
+    """The suffixes of the files the data module reads itself in mode=predict (none: image files)."""
+    return tuple(getattr(data, "prediction_suffixes", ()))
 
 
 def _write(predictions: list[Prediction], out_dir: Path) -> list[dict[str, Any]]:

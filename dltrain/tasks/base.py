@@ -32,10 +32,13 @@ Checkpoints (dltrain/checkpoint/run_state.py)
 
 Prediction (``mode=predict``, dltrain/predict/run.py)
     ``predict_inputs``         ``None`` (no predict support), ``"required"`` (predicts from image files:
-                               classifiers, segmentation, detection, Pix2Pix, CycleGAN), ``"optional"``
+                               classifiers, segmentation, detection, Pix2Pix, CycleGAN; or from the examples of
+                               data files that the data module reads: classification and regression of
+                               arrays, tables, text lines), ``"optional"``
                                (without files it samples: autoencoders / VAEs) or ``"unused"`` (it only
                                generates: GANs, and style transfer, whose checkpoint holds its one image).
-    ``predict_step(batch, options)``   an ``ImageBatch`` of loaded files (or ``None``) and the ``predict.*``
+    ``predict_step(batch, options)``   an ``ImageBatch`` of loaded files, a ``SampleBatch`` of examples (or
+                               ``None``) and the ``predict.*``
                                options in, a list of ``Prediction`` out (dltrain/predict/records.py).
     ``data_parallel``          False: nothing to split over DDP processes (style transfer optimises one image).
 

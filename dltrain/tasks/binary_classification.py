@@ -10,6 +10,7 @@ exact over the pass; TensorBoard gets the ROC and precision-recall curves.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 
 from dltrain.errors import UserError
 from dltrain.metrics.binary import BinaryMetrics, precision_recall_curve, roc_curve
+from dltrain.predict.records import Prediction, SampleBatch
 from dltrain.tasks.base import Task
 from dltrain.visuals.curves import curve_image
 
@@ -31,6 +33,7 @@ def positive_logit(output: torch.Tensor) -> torch.Tensor:
 
 class BinaryClassificationTask(Task):
     distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/engine/distributed.py)
+    predict_inputs = "required"  # mode=predict: P(class 1) of each example of a data file (data=arrays, csv)
 
     def __init__(
         self,
@@ -40,9 +43,12 @@ class BinaryClassificationTask(Task):
         monitor: str = "val/roc_auc",
         monitor_mode: str = "max",
         threshold: float = 0.5,
+        class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(model, name, monitor, monitor_mode)
         self.metrics = BinaryMetrics(threshold)
+        self.threshold = threshold
+        self.class_names = list(class_names) if class_names else ["0", "1"]
         self._curves: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def loss(self, logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -75,9 +81,19 @@ class BinaryClassificationTask(Task):
         logger.log_image(f"{prefix}/pr_curve", curve_image(recall, precision, "precision-recall", "recall",
                                                            "precision"), step)
 
+    def predict_step(self, batch: SampleBatch, options: Any) -> list[Prediction]:
+        probabilities = torch.sigmoid(positive_logit(self.model(batch.model_inputs)).float())
+        records = []
+        for index, name in enumerate(batch.names):
+            p = float(probabilities[index])
+            label = int(p >= self.threshold)
+            records.append(Prediction(name, {**batch.describe(index), "class": label, "name": self.class_names[label],
+                                             "probability": round(p, 6)}))
+        return records
+
     def check_data(self, data: Any) -> None:
         if getattr(data, "kind", None) != "binary":
             raise UserError(
                 f"The binary classification task needs a two-class dataset, and {type(data).__name__} is not one; "
-                "pick data=breast_cancer (or task=classification for several classes)."
+                "pick data=breast_cancer or your own data with two classes (or task=classification for several)."
             )

@@ -21,6 +21,7 @@ pays off for models trained with ``data.augment.horizontal_flip``, which have se
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -30,7 +31,7 @@ from torch import nn
 from dltrain.data.augment.mixing import BatchMixer
 from dltrain.errors import UserError
 from dltrain.metrics.classification import ClassificationMetrics
-from dltrain.predict.records import ImageBatch, Prediction
+from dltrain.predict.records import ImageBatch, Prediction, SampleBatch
 from dltrain.tasks.base import Task
 from dltrain.visuals.grids import heatmap, labelled_grid
 
@@ -38,7 +39,8 @@ from dltrain.visuals.grids import heatmap, labelled_grid
 class ClassificationTask(Task):
     distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/engine/distributed.py)
 
-    predict_inputs = "required"  # mode=predict: the top-k classes of each image file
+    predict_inputs = "required"  # mode=predict: the top-k classes of each image file (or example of a data file)
+
     def __init__(
         self,
         model: nn.Module,
@@ -54,10 +56,12 @@ class ClassificationTask(Task):
         mix_prob: float = 1.0,
         mix_switch_prob: float = 0.5,
         test_time_flip: bool = False,
+        class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(model, name, monitor, monitor_mode)
         self.loss_fn = loss
         self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names else None  # the data's (image folders, labels in files)
         self.mixer = BatchMixer(num_classes, mixup_alpha, cutmix_alpha, mix_prob, mix_switch_prob)
         self.metrics = ClassificationMetrics(num_classes, top_k)
         self.num_sample_images = num_sample_images
@@ -112,12 +116,21 @@ class ClassificationTask(Task):
     def reset_metrics(self) -> None:
         self.metrics.reset()
 
+    def class_name(self, index: int) -> str:
+        """A class as the data names it (its folder, its label in the file), else its number."""
+        index = int(index)
+        return self.class_names[index] if self.class_names and 0 <= index < len(self.class_names) else str(index)
+
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         logger.log_image(f"{prefix}/confusion_matrix", heatmap(self._confusion), step)
         if self._samples is not None and self.num_sample_images:
-            images, target, predicted = (t.cpu() for t in self._samples)
-            captions = [f"{int(p)} ({int(t)})" for p, t in zip(predicted, target)]
-            logger.log_image(f"{prefix}/predictions", labelled_grid(images, captions, (predicted == target).tolist()), step)
+            inputs, target, predicted = (t.cpu() for t in self._samples)
+            captions = [f"{self.class_name(p)} ({self.class_name(t)})" for p, t in zip(predicted, target)]
+            if inputs.dim() == 4:  # images: a grid with green (right) and red (wrong) frames
+                logger.log_image(f"{prefix}/predictions", labelled_grid(inputs, captions,
+                                                                        (predicted == target).tolist()), step)
+            else:  # features or signals: the predicted (true) classes as text
+                logger.log_text(f"{prefix}/predictions", "  \n".join(captions), step)
 
     def check_data(self, data: Any) -> None:
         if getattr(data, "num_classes", None) is None:
@@ -137,10 +150,11 @@ class ClassificationTask(Task):
                 "is not an image dataset; leave task.test_time_flip=false."
             )
 
-    def predict_step(self, batch: ImageBatch, options: Any) -> list[Prediction]:
-        probabilities = self.evaluation_logits(batch.normalised).softmax(dim=1)
+    def predict_step(self, batch: ImageBatch | SampleBatch, options: Any) -> list[Prediction]:
+        probabilities = self.evaluation_logits(batch.model_inputs).softmax(dim=1)
         top = probabilities.topk(min(options.top_k, self.num_classes), dim=1)
         return [Prediction(name, {**batch.describe(index),
-                                  "top_k": [{"class": int(c), "probability": round(float(p), 6)}
+                                  "top_k": [{"class": int(c), "name": self.class_name(c),
+                                             "probability": round(float(p), 6)}
                                             for p, c in zip(top.values[index], top.indices[index])]})
                 for index, name in enumerate(batch.names)]

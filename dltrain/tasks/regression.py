@@ -20,6 +20,7 @@ from torch import nn
 
 from dltrain.errors import UserError
 from dltrain.metrics.regression import RegressionMetrics
+from dltrain.predict.records import Prediction, SampleBatch
 from dltrain.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ REGRESSION_LOSSES = (nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss)
 
 class RegressionTask(Task):
     distributed_metrics = ("metrics",)  # DDP shards evaluation and reduces these (dltrain/engine/distributed.py)
+    predict_inputs = "required"  # mode=predict: the value of each example of a data file (data=arrays, csv)
 
     def __init__(
         self,
@@ -65,10 +67,15 @@ class RegressionTask(Task):
     def reset_metrics(self) -> None:
         self.metrics.reset()
 
+    def predict_step(self, batch: SampleBatch, options: Any) -> list[Prediction]:
+        values = self.to_data_units(self.model(batch.model_inputs).float())
+        return [Prediction(name, {**batch.describe(index), "prediction": round(float(values[index]), 6)})
+                for index, name in enumerate(batch.names)]
+
     def check_data(self, data: Any) -> None:
         if getattr(data, "kind", None) != "regression":
             raise UserError(
                 f"The regression task needs a regression dataset, and {type(data).__name__} is not one; "
-                "pick data=diabetes or data=california_housing."
+                "pick data=diabetes or data=california_housing (or your own data with real-valued targets)."
             )
         self.target_mean, self.target_std = data.target_mean, data.target_std

@@ -10,7 +10,8 @@ from sklearn.metrics import r2_score
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dltrain import api
-from dltrain.data.tabular.sklearn_sets import Standardizer, TabularData
+from dltrain.data.core.standardize import Standardizer
+from dltrain.data.tabular.sklearn_sets import TabularData
 from dltrain.data.vision.digits import DigitsData
 from dltrain.errors import UserError
 from dltrain.tasks.binary_classification import BinaryClassificationTask, positive_logit

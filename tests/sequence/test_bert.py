@@ -15,7 +15,7 @@ from dltrain.data.text.sentence_pairs import CLS_ID, MASK_ID, NUM_SPECIALS, SEP_
 from dltrain.data.text.tokenizer import PAD_ID
 from dltrain.errors import UserError
 from dltrain.models.sequence.bert import BERT
-from dltrain.models.sequence.text_classifier import BERTClassifier, LSTMClassifier
+from dltrain.models.sequence.classifiers import BERTClassifier, LSTMClassifier
 from dltrain.tasks.bert_pretraining import IGNORE, mask_tokens
 
 

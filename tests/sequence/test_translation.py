@@ -50,13 +50,13 @@ def test_eng_fra_offline_fails_in_one_sentence(tmp_path, monkeypatch):
         EngFraData(root=str(tmp_path)).setup()
 
 
-@pytest.mark.parametrize("model", [
-    Transformer(vocab_size=12, d_model=16, num_heads=2, d_ff=32, dropout=0.0),
-    AttentionSeq2Seq(vocab_size=12, embed_dim=8, hidden_size=16, dropout=0.0),
-])
-def test_beam_search_with_beam_one_is_greedy_and_wider_beams_score_no_worse(model):
-    torch.manual_seed(0)
-    model.eval()
+@pytest.mark.parametrize("build", [
+    lambda: Transformer(vocab_size=12, d_model=16, num_heads=2, d_ff=32, dropout=0.0),
+    lambda: AttentionSeq2Seq(vocab_size=12, embed_dim=8, hidden_size=16, dropout=0.0),
+], ids=["transformer", "seq2seq_attention"])
+def test_beam_search_with_beam_one_is_greedy_and_wider_beams_score_no_worse(build):
+    torch.manual_seed(0)  # the weights too: built at import time, they depended on what was imported before
+    model = build().eval()
     src = torch.randint(4, 12, (5, 6))
     memory = model.encode(src, src != PAD_ID)
     with torch.no_grad():

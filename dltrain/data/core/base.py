@@ -40,6 +40,9 @@ class DataModule:
 
     collate_fn: Callable[[list[Any]], Any] | None = None
     supports_device_loader = False  # True where device_recipe() is implemented and the datasets are arrays
+    # mode=predict reads image files for a checkpoint's data unless its module names the suffixes of the files
+    # it reads itself (arrays, tables, text lines), with prediction_samples
+    prediction_suffixes: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -79,6 +82,20 @@ class DataModule:
 
     def setup(self) -> None:
         """Load or generate the datasets; raise ``UserError`` when they cannot be had."""
+        raise NotImplementedError
+
+    def facts(self) -> dict[str, Any]:
+        """What ``setup`` found out about the data, as config keys: ``num_classes``, ``class_names``,
+        ``in_channels``, ``image_size``, ``seq_len``, ``num_features``, ``vocab_size``, ``task``, the
+        standardisation numbers... The run builder writes them into ``cfg.data`` before the model is built
+        (dltrain/launch/data_facts.py), so model configs read them by interpolation and the checkpoint's
+        config keeps them. A module whose config states every fact itself returns nothing."""
+        return {}
+
+    def prediction_samples(self, files: list[Any]) -> Any:
+        """``mode=predict``: the examples in ``files`` (paths with one of ``prediction_suffixes``) as a
+        ``dltrain.predict.records.SampleBatch``, prepared as the training inputs were. The module is built
+        from the checkpoint's config and not set up: what it needs (vocabulary, standardisation) is in its facts."""
         raise NotImplementedError
 
     def device_recipe(self) -> Any:

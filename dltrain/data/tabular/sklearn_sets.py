@@ -25,21 +25,11 @@ from torch.utils.data import TensorDataset
 
 from dltrain.data.core.base import DataModule
 from dltrain.data.core.splits import train_val_test
+from dltrain.data.core.standardize import Standardizer
 from dltrain.errors import UserError
 
 REGRESSION, BINARY = "regression", "binary"
 KINDS = {"diabetes": REGRESSION, "breast_cancer": BINARY, "california_housing": REGRESSION}
-
-
-class Standardizer:
-    """x' = (x - mean) / std with the statistics of the rows it was fitted on."""
-
-    def __init__(self, rows: torch.Tensor) -> None:
-        self.mean = rows.mean(dim=0)
-        self.std = rows.std(dim=0).clamp(min=1e-8)  # a constant column stays 0 instead of dividing by 0
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
 
 
 class TabularData(DataModule):

@@ -40,6 +40,17 @@ class Vocab:
         self.itos = self.specials + kept
         self.stoi = {token: index for index, token in enumerate(self.itos)}
 
+    @classmethod
+    def from_tokens(cls, itos: Sequence[str], extra_specials: Sequence[str] = ()) -> Vocab:
+        """The vocabulary ``itos`` lists, each token at its listed id (one stored in a checkpoint's config)."""
+        vocab = cls((), extra_specials=extra_specials)
+        if list(itos[: len(vocab.specials)]) != vocab.specials:
+            raise UserError(f"the stored vocabulary does not start with the special tokens {vocab.specials}; train "
+                            "again to store a vocabulary of this version.")
+        vocab.itos = list(itos)
+        vocab.stoi = {token: index for index, token in enumerate(vocab.itos)}
+        return vocab
+
     def __len__(self) -> int:
         return len(self.itos)
 
@@ -77,6 +88,11 @@ class Tokenizer:
     def fit(self, texts: Iterable[str], extra_specials: Sequence[str] = ()) -> "Tokenizer":
         self.vocab = Vocab((t for text in texts for t in self.split(text)), self.min_freq, self.max_size,
                            extra_specials)
+        return self
+
+    def use_vocabulary(self, itos: Sequence[str], extra_specials: Sequence[str] = ()) -> "Tokenizer":
+        """The vocabulary of an earlier ``fit`` (its ``vocab.itos``), instead of fitting a new one."""
+        self.vocab = Vocab.from_tokens(itos, extra_specials)
         return self
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:

@@ -1,4 +1,4 @@
-"""torchvision image-classification datasets (MNIST, Fashion-MNIST, CIFAR-10/100) and image folders.
+"""torchvision image-classification datasets (MNIST, Fashion-MNIST, CIFAR-10/100) and your own image folders.
 
 The real download code of torchvision is kept (``download: true`` by default).
 Offline with no copy on disk, setup fails with one sentence that says where
@@ -17,7 +17,14 @@ from torch.utils.data import Dataset, Subset
 from dltrain.data.augment.transforms import build_image_transform
 from dltrain.data.core.base import DataModule
 from dltrain.data.core.device_loader import DeviceRecipe
+from dltrain.data.own.facts import agree
+from dltrain.data.own.splits import cut_from_training
+from dltrain.data.own.targets import number_the_classes
+from dltrain.data.vision.image_files import LabelledImageFiles, channels_and_size, check_readable
+from dltrain.data.vision.image_layouts import find_labelled_images
 from dltrain.errors import UserError
+
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 # what torchvision looks for under root, so the error message can say where files go
 EXPECTED_FILES = {
@@ -104,34 +111,69 @@ class VisionClassificationData(DataModule):
         return DeviceRecipe(self.mean, self.std, self.image_size, self.augment)
 
 
-class ImageFolderData(VisionClassificationData):
-    """``root/train/<class>/*.jpg`` and ``root/val/<class>/*.jpg`` (and optional ``root/test``)."""
+class ImageFolderData(DataModule):
+    """Your own labelled images, in class folders or listed in a CSV (layouts: ``image_layouts.py``).
 
-    supports_device_loader = False  # image files, decoded one by one
+    What the files say is found, not typed (``facts``): the class names (folder names or the CSV's labels,
+    sorted), their number, and, unless given, ``in_channels`` (1 when the first training image is grey, else
+    3) and ``image_size`` (its shorter side, at most ``max_image_size``: photos are resized to what a
+    classifier trains at). ``mean`` / ``std`` unless given: ImageNet's (what pre-trained torchvision models
+    expect), averaged over the channels for grey images. Every file is opened once before training
+    (``verify_images``), so an unreadable one is named before anything is written.
+    """
 
-    def __init__(self, root: str, **options) -> None:
-        super().__init__(name="ImageFolder", root=root, download=False, **options)
-
-    def _folder(self, split: str) -> Dataset | None:
-        path = Path(self.root) / split
-        if not path.is_dir():
-            return None
-        dataset = torchvision.datasets.ImageFolder(str(path))
-        if len(dataset.classes) != self.num_classes:
-            raise UserError(
-                f"{path} has {len(dataset.classes)} class folders but data.num_classes={self.num_classes}; "
-                f"run with data.num_classes={len(dataset.classes)}."
-            )
-        return dataset
+    def __init__(self, root: str | None = None, labels: str | None = None, num_classes: int | None = None,
+                 class_names: Sequence[str] | None = None, in_channels: int | None = None,
+                 image_size: int | None = None, max_image_size: int = 224, native_size: int = 0,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 val_fraction: float = 0.15, test_fraction: float = 0.15, verify_images: bool = True,
+                 augment: dict | None = None, **loader_options) -> None:
+        super().__init__(**loader_options)
+        self.root = Path(root).expanduser() if root else None
+        self.labels = Path(labels).expanduser() if labels else None
+        self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names is not None else None
+        self.in_channels, self.image_size, self.max_image_size = in_channels, image_size, max_image_size
+        self.native_size, self.mean, self.std = native_size, mean, std
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.verify_images = verify_images
+        self.augment = dict(augment or {})
 
     def setup(self) -> None:
-        train, val = self._folder("train"), self._folder("val")
-        if train is None or val is None:
-            raise UserError(
-                f"data.root={Path(self.root).resolve()} must hold train/<class>/ and val/<class>/ image "
-                f"folders; set data.root=PATH to such a folder."
-            )
-        test = self._folder("test") or val
-        self.train_dataset = _Transformed(train, self._transform(train=True))
-        self.val_dataset = _Transformed(val, self._transform(train=False))
-        self.test_dataset = _Transformed(test, self._transform(train=False))
+        where = "data.labels" if self.labels else "data.root"
+        source = str(self.labels or self.root)
+        found = find_labelled_images(self.root, self.labels)
+        files = [path for pairs in found.values() for path, _ in pairs]
+        if self.verify_images:
+            check_readable(files, where)
+        samples, self.class_names = number_the_classes(found, self.class_names, source)
+        agree(self, {"num_classes": len(self.class_names)}, source)
+        self._image_facts(found["train"][0][0], where)
+        if "val" not in samples:  # one set of images: validation (and test) cut from it, by class
+            cut = ("val",) if "test" in samples else ("val", "test")
+            cut_from_training(samples, cut, self.val_fraction, self.test_fraction, self.seed, source)
+        samples.setdefault("test", samples["val"])  # as torchvision-style folders: val doubles as test
+        mode = "L" if self.in_channels == 1 else "RGB"
+        self.train_dataset, self.val_dataset, self.test_dataset = (
+            LabelledImageFiles(samples[split], mode, self._transform(train=split == "train"), where)
+            for split in ("train", "val", "test"))
+
+    def _image_facts(self, first: Path, where: str) -> None:
+        """Channels, size and normalisation from the first training image, where the config leaves them open."""
+        channels, height, width = channels_and_size(first, where)
+        self.in_channels = self.in_channels or channels
+        self.image_size = self.image_size or min(height, width, self.max_image_size)
+        if self.mean is None or self.std is None:
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+            if self.in_channels == 1:
+                mean, std = [sum(mean) / 3], [sum(std) / 3]
+            self.mean, self.std = self.mean or mean, self.std or std
+
+    def _transform(self, train: bool):
+        return build_image_transform(self.image_size, self.native_size, self.mean, self.std, train, **self.augment)
+
+    def facts(self) -> dict:
+        return {"num_classes": self.num_classes, "class_names": self.class_names, "in_channels": self.in_channels,
+                "image_size": self.image_size, "mean": list(self.mean), "std": list(self.std),
+                **({"root": str(self.root.resolve())} if self.root else {}),
+                **({"labels": str(self.labels.resolve())} if self.labels else {})}

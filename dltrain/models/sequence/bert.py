@@ -18,7 +18,7 @@ a token and reading it use the same vectors). The NSP head reads the
 "pooled" ``[CLS]`` state, tanh(W h_[CLS]).
 
 ``BERTEncoder`` (embeddings + encoder stack) is what fine-tuning keeps:
-``text_classifier.BERTClassifier`` loads the ``encoder.*`` weights of a
+``classifiers.BERTClassifier`` loads the ``encoder.*`` weights of a
 pre-training checkpoint. Small defaults (d_model 128, 2 layers, 4 heads) so
 pre-training runs on a CPU; BERT-Base is d_model 768, 12 layers, 12 heads.
 """

@@ -13,6 +13,10 @@ Sequence Modeling" builds a sequence model from two ideas:
 Each **residual block** is two [causal dilated conv -> weight norm -> ReLU ->
 dropout] layers plus a skip connection (a 1x1 conv when the widths differ).
 Unlike an RNN, every time step is computed in parallel.
+
+``TCNLanguageModel`` predicts the next token at every step (the paper's character-level LM);
+``TCNClassifier`` classifies a whole sequence from the TCN's output at its last step, which (causal)
+has seen the sequence up to there, within the receptive field (the paper's sequential-MNIST set-up).
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as apply_weight_norm
+
+from dltrain.models.sequence.step_inputs import as_channels, step_embedding
 
 
 class CausalConv1d(nn.Conv1d):
@@ -84,3 +90,24 @@ class TCNLanguageModel(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embedding(ids).transpose(1, 2)  # convolutions want (B, channels, T)
         return self.head(self.tcn(x).transpose(1, 2))
+
+
+class TCNClassifier(nn.Module):
+    """Token ids (B, T) or signals (B, C, L) -> logits (B, num_classes): input layer -> TCN -> the output at the
+    last step (for padded token ids: at each text's real last token) -> linear."""
+
+    def __init__(self, num_classes: int, vocab_size: int | None = None, in_channels: int | None = None,
+                 embed_dim: int = 64, channels: Sequence[int] = (64,) * 3, kernel_size: int = 3,
+                 dropout: float = 0.1, weight_norm: bool = True, pad_id: int = 0) -> None:
+        super().__init__()
+        self.pad_id = pad_id
+        self.embedding, step_size = step_embedding(vocab_size, in_channels, embed_dim, pad_id)
+        self.tcn = TCN(step_size, list(channels), kernel_size, dropout, weight_norm)
+        self.head = nn.Linear(channels[-1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.tcn(as_channels(x, self.embedding))  # (B, channels[-1], T)
+        if self.embedding is None:
+            return self.head(features[:, :, -1])
+        last = ((x != self.pad_id).sum(dim=1) - 1).clamp(min=0)  # right-padded: the last real token
+        return self.head(features[torch.arange(len(x), device=x.device), :, last])
