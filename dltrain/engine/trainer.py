@@ -103,6 +103,7 @@ class Trainer:
         self.compile, self.channels_last, self.deterministic = compile, channels_last, deterministic
         self.log_histograms = log_histograms
         self.enable_checkpointing, self.enable_progress_bar = enable_checkpointing, enable_progress_bar
+        self.fast_dev_run = fast_dev_run
         if fast_dev_run:  # trainer=debug: wins over an experiment's epochs and limits, which compose after it
             self.max_epochs, self.max_steps = 1, -1
             self.limit_train_batches = self.limit_val_batches = fast_dev_run
@@ -277,8 +278,10 @@ class Trainer:
 
     # --------------------------------------------------------- the pieces
     def prepare(self, task: Task) -> None:
-        """Move the task to the device, then apply channels_last and torch.compile."""
+        """Move the task to the device (and tell it whether this is a quick check), then apply channels_last and
+        torch.compile."""
         task.to(self.device)
+        task.quick_check = bool(self.fast_dev_run)  # trainer=debug: no beam search, short samples (tasks/base.py)
         if self.channels_last:
             task.to(memory_format=torch.channels_last)
         if self.compile and not getattr(task.model, "_dltrain_compiled", False):

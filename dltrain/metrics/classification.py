@@ -39,10 +39,13 @@ class ClassificationMetrics:
     def compute(self) -> dict[str, float]:
         confusion = self.confusion.double()
         total = max(self.count, 1)
-        per_class_recall = confusion.diag() / confusion.sum(dim=1).clamp(min=1)
+        support = confusion.sum(dim=1)
+        # scikit-learn's balanced_accuracy_score: the mean recall over the classes present in the targets (a class
+        # absent from the split has no recall; counting it as 0 would lower the score of a perfect model)
+        per_class_recall = (confusion.diag() / support.clamp(min=1))[support > 0]
         return {
             "loss": (self.loss_sum / total).item(),
             "acc": (confusion.diag().sum() / total).item(),
             f"acc_top{self.top_k}": (self.top_k_correct.double() / total).item(),
-            "balanced_acc": per_class_recall.mean().item(),
+            "balanced_acc": per_class_recall.mean().item() if len(per_class_recall) else 0.0,
         }

@@ -22,6 +22,11 @@ Evaluation (validation, test, ``mode=eval``)
                                sharded pass; empty: every process evaluates the whole split (exact, redundant).
     ``log_visuals(logger, step, prefix)``   images / figures at the end of a pass.
 
+    ``quick_check``            True under ``trainer=debug`` (``fast_dev_run``; the trainer sets it): the run checks
+                               a config, it measures nothing, so evaluation takes the cheapest path through the
+                               same code (translation decodes greedily, no beam search; a language model samples
+                               a few tokens for TensorBoard).
+
 Before training (the run builder, dltrain/launch/run.py)
     ``check_data(data)``       raise ``UserError`` if the data module cannot be used (and read what the task
                                needs from it: normalisation, vocabulary, class count).
@@ -69,6 +74,7 @@ class Task(nn.Module):
     predict_inputs: str | None = None  # "required" | "optional" | "unused"; None: no mode=predict
     distributed_metrics: tuple[str, ...] = ()
     default_gradient_clip_val: float | None = None
+    quick_check = False  # trainer=debug: evaluate by the cheapest path (set by the trainer)
 
     def __init__(self, model: nn.Module, name: str, monitor: str, monitor_mode: str = "max") -> None:
         super().__init__()

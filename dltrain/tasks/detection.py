@@ -14,7 +14,7 @@ argument is therefore unused.
 
 Validation: COCO-style mean average precision over the whole pass
 (``torchmetrics.detection.MeanAveragePrecision`` with the pycocotools
-backend): ``map`` (AP averaged over IoU thresholds .5:.05:.95 — the monitor),
+backend and COCOeval's own thresholds, so the numbers equal COCOeval's): ``map`` (AP averaged over IoU thresholds .5:.05:.95 — the monitor),
 ``map_50``, ``map_75``, small / medium / large AP, and average recall with
 1 / 10 / 100 detections per image. A model that predicts masks (Mask R-CNN)
 also gets mask AP (``mask_map``...: the same numbers with mask IoU). At
@@ -43,6 +43,21 @@ Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 REPORTED = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100")
 
 
+def coco_mean_average_precision(iou_type: str | tuple[str, ...]) -> MeanAveragePrecision:
+    """torchmetrics' MeanAveragePrecision run by pycocotools' COCOeval with COCOeval's own IoU and recall thresholds.
+
+    By default torchmetrics builds the thresholds with float32 ``linspace`` (0.6000000238... for 0.6) and hands them
+    to COCOeval, so an IoU or a recall exactly on a threshold (common for boxes on a pixel grid) fell on the other
+    side, and mAP differed from COCOeval's by up to 2e-3 (docs/reliability.md). These are COCOeval's float64 ones.
+    """
+    from pycocotools.cocoeval import Params
+
+    coco = Params(iouType="bbox")  # the segm thresholds are the same
+    return MeanAveragePrecision(box_format="xyxy", iou_type=iou_type, backend="pycocotools",
+                                iou_thresholds=coco.iouThrs.tolist(), rec_thresholds=coco.recThrs.tolist(),
+                                max_detection_thresholds=list(coco.maxDets))
+
+
 def predicts_masks(model: nn.Module) -> bool:
     """Mask R-CNN's ROI heads carry a mask branch; the other detectors predict boxes only."""
     heads = getattr(model, "roi_heads", None)
@@ -65,8 +80,7 @@ class DetectionTask(Task):
     ) -> None:
         super().__init__(model, name, monitor, monitor_mode)
         self.masks = predicts_masks(model)
-        self.metric = MeanAveragePrecision(box_format="xyxy", iou_type=("bbox", "segm") if self.masks else "bbox",
-                                           backend="pycocotools")
+        self.metric = coco_mean_average_precision(("bbox", "segm") if self.masks else "bbox")
         self.class_names = list(class_names or [])
         self.num_sample_images, self.visual_score_thresh = num_sample_images, visual_score_thresh
         self._samples: tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]] | None = None

@@ -12,7 +12,8 @@ used). Metrics, exact over the pass:
 Recurrent networks' gradients can explode over long sequences, so the
 experiment configs clip the gradient norm (``trainer.gradient_clip_val: 1.0``).
 At each validation the model continues ``sample_prompt`` for ``sample_length``
-tokens by temperature sampling, and the text goes to TensorBoard (TEXT tab).
+tokens by temperature sampling, and the text goes to TensorBoard (TEXT tab); ``trainer=debug`` samples
+only a few tokens.
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ from torch import nn
 
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
+
+
+QUICK_CHECK_SAMPLE_LENGTH = 8  # tokens sampled under trainer=debug: the sampling code runs, in a fraction of a second
 
 
 def perplexity(nll_sum: float, num_tokens: int) -> float:
@@ -114,7 +118,8 @@ class LanguageModelTask(Task):
             return
         prompt = self.tokenizer.encode(self.sample_prompt) or [0]
         generator = torch.Generator().manual_seed(step)  # reproducible samples, different each validation
-        ids = sample(self.model, prompt, self.sample_length, self.temperature, self.context, generator)
+        length = min(self.sample_length, QUICK_CHECK_SAMPLE_LENGTH) if self.quick_check else self.sample_length
+        ids = sample(self.model, prompt, length, self.temperature, self.context, generator)
         text = self.tokenizer.decode(ids)
         # TensorBoard renders text as Markdown: a code block keeps line breaks and indentation
         logger.log_text(f"{prefix}/sample", f"```\n{text}\n```", step)

@@ -13,11 +13,13 @@ Validation decodes from scratch, as at test time:
   only be extended with padding at no cost). Beam 1 is greedy.
 
 Metrics over the whole pass: teacher-forced ``loss``, ``exact_match`` (the
-whole output equals the reference) and corpus ``bleu`` (sacrebleu; character
-n-grams for character-level data, its 13a tokenizer for word-level data),
-for greedy decoding and, when ``beam_size > 1``, for beam search
-(``exact_match_beam``, ``bleu_beam``). At validation end the first
-validation pair is logged as text and, for models that return attention
+whole output equals the reference) and corpus BLEU named by its tokenisation
+(sacrebleu): ``bleu_char`` (character n-grams) for character-level data,
+``bleu_13a`` (its 13a word tokenizer) for word-level data, for greedy decoding
+and, when ``beam_size > 1``, for beam search (``exact_match_beam``,
+``bleu_char_beam`` / ``bleu_13a_beam``). ``trainer=debug`` decodes greedily
+only, and no longer than the batch's longest reference. At validation end the
+first validation pair is logged as text and, for models that return attention
 weights, as an attention heat map (rows: output tokens, columns: source tokens).
 
 Models follow the interface of ``dltrain/models/sequence/seq2seq.py``:
@@ -147,10 +149,13 @@ class TranslationTask(Task):
         self.token_count += int(batch["tgt_mask"].sum())
         memory = self.model.encode(batch["src"], batch["src_mask"])
         size = batch["src"].shape[0]
-        greedy = greedy_decode(self.model, memory, size, self.max_decode_len)
+        # trainer=debug: an untrained model never writes <eos>, and every step re-reads the prefix, so max_decode_len
+        # steps cost O(max_decode_len^2); the batch's longest reference is as far as the check needs to decode
+        max_len = min(self.max_decode_len, batch["tgt"].shape[1]) if self.quick_check else self.max_decode_len
+        greedy = greedy_decode(self.model, memory, size, max_len)
         self.references += [until_eos(row) for row in batch["tgt"].tolist()]
         self.hypotheses[""] += [until_eos(row) for row in greedy.tolist()]
-        if self.beam_size > 1:
+        if self.beam_size > 1 and not self.quick_check:  # trainer=debug checks the config: greedy decoding only
             beam = beam_search(self.model, memory, size, self.max_decode_len, self.beam_size)
             self.hypotheses["_beam"] += [until_eos(row) for row in beam.tolist()]
         if batch_idx == 0:
@@ -168,10 +173,15 @@ class TranslationTask(Task):
     def text(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids)
 
+    @property
+    def bleu_tokenize(self) -> str:
+        """sacrebleu's tokeniser for this data: character n-grams for character-level text, else its 13a (word)
+        tokeniser. The metric's name carries it (``bleu_char``, ``bleu_13a``): the two scales are not comparable."""
+        return "char" if self.tokenizer.level == "char" else "13a"
+
     def bleu(self, hypotheses: list[list[int]]) -> float:
-        tokenize = "char" if self.tokenizer.level == "char" else "13a"
         return sacrebleu.corpus_bleu([self.text(h) for h in hypotheses], [[self.text(r) for r in self.references]],
-                                     tokenize=tokenize).score
+                                     tokenize=self.bleu_tokenize).score
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         metrics = {f"{prefix}/loss": float(self.loss_sum) / max(self.token_count, 1)}
@@ -179,7 +189,7 @@ class TranslationTask(Task):
             if hypotheses:
                 matches = sum(h == r for h, r in zip(hypotheses, self.references))
                 metrics[f"{prefix}/exact_match{suffix}"] = matches / len(self.references)
-                metrics[f"{prefix}/bleu{suffix}"] = self.bleu(hypotheses)
+                metrics[f"{prefix}/bleu_{self.bleu_tokenize}{suffix}"] = self.bleu(hypotheses)
         self._shown = (self._sample, self.references[: self.num_text_samples],
                        self.hypotheses[""][: self.num_text_samples])
         return metrics

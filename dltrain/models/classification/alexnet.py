@@ -10,7 +10,9 @@ which the first two have 4096 units. What made it train:
 * Local Response Normalisation after the first two convolutions: each
   activation is divided by the energy of its neighbouring channels, a
   "lateral inhibition" that the paper found worth ~1% top-1 (BatchNorm later
-  made it obsolete; ``use_lrn=False`` drops it);
+  made it obsolete; ``use_lrn=False`` drops it). torchvision's ImageNet
+  weights were trained without it, so ``pretrained=True`` builds the
+  network without LRN, and asking for both is refused;
 * overlapping max-pooling (3x3 windows, stride 2).
 
 The channel widths (64, 192, 384, 256, 256) are torchvision's single-GPU
@@ -26,6 +28,7 @@ import math
 import torch
 from torch import nn
 
+from dltrain.errors import UserError
 from dltrain.models import transfer
 from dltrain.models.layers import is_small_image, kaiming_init
 
@@ -97,5 +100,12 @@ class AlexNet(nn.Module):
         return self.head(self.classifier(torch.flatten(x, 1)))
 
 
-def alexnet(pretrained: bool = False, freeze_backbone: bool = False, **kwargs) -> AlexNet:
-    return transfer.prepare(AlexNet(**kwargs), "alexnet", pretrained, freeze_backbone)
+def alexnet(pretrained: bool = False, freeze_backbone: bool = False, use_lrn: bool | None = None,
+            **kwargs) -> AlexNet:
+    """``use_lrn=None``: the paper's LRN when trained from scratch, none with torchvision's weights (trained
+    without it: loading them into a network with LRN would change every output)."""
+    if pretrained and use_lrn:
+        raise UserError("torchvision's AlexNet weights were trained without local response normalisation: "
+                        "drop model.use_lrn=true (or set model.pretrained=false to train the paper's network).")
+    use_lrn = not pretrained if use_lrn is None else use_lrn
+    return transfer.prepare(AlexNet(use_lrn=use_lrn, **kwargs), "alexnet", pretrained, freeze_backbone)

@@ -57,7 +57,9 @@ class SqueezeNet(nn.Module):
     gives no gradient to a class whose logit turns negative for every input,
     so classes die for good (trained from scratch on the digits with Adam at
     1e-3, the model stuck at 20% accuracy with it and learned without it).
-    The ReLU has no weights, so either setting loads the same ImageNet weights.
+    The ReLU has no weights, so either setting loads the same ImageNet weights;
+    ``squeezenet1_1(final_relu=None)`` keeps it exactly when the weights are
+    torchvision's, so a pretrained model computes what torchvision's does.
     """
 
     def __init__(
@@ -104,5 +106,8 @@ class SqueezeNet(nn.Module):
         return torch.flatten(self.pool(x), 1)
 
 
-def squeezenet1_1(pretrained: bool = False, freeze_backbone: bool = False, **kwargs) -> SqueezeNet:
-    return transfer.prepare(SqueezeNet(**kwargs), "squeezenet1_1", pretrained, freeze_backbone)
+def squeezenet1_1(pretrained: bool = False, freeze_backbone: bool = False, final_relu: bool | None = None,
+                  **kwargs) -> SqueezeNet:
+    final_relu = pretrained if final_relu is None else final_relu  # the weights were trained with it
+    return transfer.prepare(SqueezeNet(final_relu=final_relu, **kwargs), "squeezenet1_1", pretrained,
+                            freeze_backbone)
