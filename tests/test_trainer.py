@@ -165,3 +165,44 @@ def test_every_validation_pass_starts_from_zero(tmp_path):
     trainer = build.build_trainer(cfg, tmp_path)
     first, second = trainer.test(task, data), trainer.test(task, data)
     assert first == second and 0 <= first["test/acc"] <= 1
+
+
+def test_pictures_are_drawn_every_nth_validation_and_at_the_last_epoch(tmp_path):
+    """trainer.visuals_every_n_validations=2 over 5 epochs: the confusion matrix and the histograms at epochs 2, 4
+    and 5 (the last), the scalars at every epoch."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(tmp_path, "trainer.max_epochs=5", "trainer.visuals_every_n_validations=2", "trainer.log_histograms=true",
+          "logger=tensorboard")
+    events = EventAccumulator(str(tmp_path / "run" / "tb"), size_guidance={"images": 0, "histograms": 0}).Reload()
+    steps_per_epoch = events.Scalars("val/acc")[0].step
+    assert [s.step // steps_per_epoch for s in events.Scalars("val/acc")] == [1, 2, 3, 4, 5]
+    pictures = events.Tags()["images"] + events.Tags()["histograms"]
+    assert pictures and {"weights", "val"} <= {tag.split("/")[0] for tag in pictures}
+    for tag in pictures:
+        kind = events.Images if tag in events.Tags()["images"] else events.Histograms
+        expected = [5] if tag.startswith("test/") else [2, 4, 5]  # the test pass after training draws once
+        assert [e.step // steps_per_epoch for e in kind(tag)] == expected, tag
+
+
+def test_metrics_csv_appended_flush_by_flush_equals_the_file_written_at_once(tmp_path):
+    """CSVLogger appends the rows of each flush (rewriting only when a column appears); a row still growing at a
+    flush (several calls for one step) is rewritten whole."""
+    import csv
+
+    from dltrain.engine.loggers import CSVLogger
+
+    calls = [({"train/loss": 1.0}, 10), ({"train/loss": 0.5}, 20), ({"val/acc": 0.3}, 20), "flush",
+             ({"train/loss": 0.4}, 30), "flush", ({"lr": 0.1}, 30), ({"train/loss": 0.3}, 40), "flush",
+             ({"val/acc": 0.6}, 40), ({"test/acc": 0.7}, 40), "flush", "flush"]
+    flushed, once = CSVLogger(), CSVLogger()
+    flushed.setup(tmp_path / "a"), once.setup(tmp_path / "b")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    for call in calls:
+        if call == "flush":
+            flushed.flush()
+        else:
+            flushed.log_metrics(*call), once.log_metrics(*call)
+    once.flush()
+    read = [list(csv.reader((tmp_path / d / "metrics.csv").open())) for d in ("a", "b")]
+    assert read[0] == read[1] and len(read[0]) == 5 and read[0][0] == ["step", "lr", "test/acc", "train/loss", "val/acc"]

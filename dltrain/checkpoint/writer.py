@@ -24,18 +24,28 @@ import torch
 from dltrain.checkpoint import files
 
 
-def snapshot(value: Any, copies: dict[int, torch.Tensor] | None = None) -> Any:
-    """``value`` with every tensor copied to CPU memory; a tensor that appears twice (EMA weights in two
-    places) is copied once and stays shared, so the file stores it once."""
+def snapshot(value: Any, buffers: dict[str, torch.Tensor], path: str = "",
+             copies: dict[int, torch.Tensor] | None = None) -> Any:
+    """``value`` with every tensor copied into a CPU buffer of ``buffers`` (kept by its place in the state, reused
+    from the last checkpoint when its shape and type still fit); a tensor that appears twice (EMA weights in two
+    places) is copied once and stays shared, so the file stores it once.
+
+    The buffers are reused so that a GPU tensor's buffer can be pinned (page-locked memory is slow to allocate,
+    and a copy into it runs at the bus's full speed), and so that memory is not allocated and faulted in again at
+    every checkpoint.
+    """
     copies = {} if copies is None else copies
     if isinstance(value, torch.Tensor):
         if id(value) not in copies:
-            copies[id(value)] = value.detach().to("cpu", copy=True)
+            buffer = buffers.get(path)
+            if buffer is None or buffer.shape != value.shape or buffer.dtype != value.dtype:
+                buffer = buffers[path] = torch.empty(value.shape, dtype=value.dtype, pin_memory=value.is_cuda)
+            copies[id(value)] = buffer.copy_(value.detach())
         return copies[id(value)]
     if isinstance(value, dict):
-        return {k: snapshot(v, copies) for k, v in value.items()}
+        return {k: snapshot(v, buffers, f"{path}/{k}", copies) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(snapshot(v, copies) for v in value)
+        return type(value)(snapshot(v, buffers, f"{path}/{i}", copies) for i, v in enumerate(value))
     return value
 
 
@@ -44,6 +54,7 @@ class CheckpointWriter:
         self.background = background
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._buffers: dict[str, torch.Tensor] = {}  # the snapshot's CPU memory, reused once its write is done
 
     def write(self, state: dict[str, Any], path: Path, also: Sequence[Path] = ()) -> None:
         """Save ``state`` to ``path`` (and ``also``): in the background from a snapshot, or now."""
@@ -51,7 +62,8 @@ class CheckpointWriter:
         if not self.background:
             files.save(state, path, also)
             return
-        state = snapshot(state)  # the training thread may change the live tensors from the next step on
+        state = snapshot(state, self._buffers)  # the live tensors change from the next step on; wait() above
+        # made sure the last write is done with the buffers this overwrites
         self._thread = threading.Thread(target=self._save, args=(state, path, tuple(also)),
                                         name="dltrain-checkpoint-writer")
         self._thread.start()

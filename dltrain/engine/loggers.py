@@ -79,6 +79,9 @@ class CSVLogger(Logger):
         self.filename = filename
         self.rows: list[dict[str, Any]] = []
         self.path: Path | None = None
+        self._columns: list[str] | None = None  # the header written; None: the next flush writes the whole file
+        self._complete_rows = 0  # rows on disk that no later call can change...
+        self._end_of_complete_rows = 0  # ...and the file position after them
 
     def setup(self, run_dir: Path, resume_step: int | None = None) -> None:
         self.path = run_dir / self.filename
@@ -95,15 +98,32 @@ class CSVLogger(Logger):
             self.rows.append({"step": step, **metrics})
 
     def flush(self) -> None:
+        """Append the rows logged since the last flush; rewrite the file only when a new column appeared (the
+        first validation, the test pass), so a flush costs the new rows, not the whole run's."""
         if self.path is None:  # the run stopped before its logs were opened
             return
         columns = ["step"] + sorted({k for row in self.rows for k in row} - {"step"})
+        if columns == self._columns and self.path.is_file():
+            with self.path.open("a", newline="") as handle:  # the last written row may have grown since: rewrite
+                handle.seek(self._end_of_complete_rows)   # it and what follows
+                handle.truncate()
+                self._write(handle, columns, self.rows[self._complete_rows:], header=False)
+            return
         temporary = self.path.with_suffix(".csv.tmp")
         with temporary.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
+            self._write(handle, columns, self.rows, header=True)
         temporary.replace(self.path)
+        self._columns = columns
+
+    def _write(self, handle: Any, columns: list[str], rows: list[dict[str, Any]], header: bool) -> None:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        if header:
+            writer.writeheader()
+        writer.writerows(rows[:-1])
+        # the last row may still get values for its step (log_metrics of one step comes in several calls)
+        self._complete_rows = len(self.rows) - 1 if self.rows else 0
+        self._end_of_complete_rows = handle.tell()
+        writer.writerows(rows[-1:])
 
     close = flush
 

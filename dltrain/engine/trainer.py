@@ -70,6 +70,7 @@ class Trainer:
         channels_last: bool = False,
         deterministic: bool = False,
         log_histograms: bool = True,
+        visuals_every_n_validations: int = 10,
         enable_checkpointing: bool = True,
         enable_progress_bar: bool = True,
         num_threads: int | None = None,
@@ -101,7 +102,7 @@ class Trainer:
         self.limit_train_batches, self.limit_val_batches = limit_train_batches, limit_val_batches
         self.val_every_n_epochs, self.log_every_n_steps = val_every_n_epochs, log_every_n_steps
         self.compile, self.channels_last, self.deterministic = compile, channels_last, deterministic
-        self.log_histograms = log_histograms
+        self.log_histograms, self.visuals_every_n_validations = log_histograms, visuals_every_n_validations
         self.enable_checkpointing, self.enable_progress_bar = enable_checkpointing, enable_progress_bar
         self.fast_dev_run = fast_dev_run
         if fast_dev_run:  # trainer=debug: wins over an experiment's epochs and limits, which compose after it
@@ -180,14 +181,15 @@ class Trainer:
             for self.epoch in epochs:
                 started = time.perf_counter()
                 metrics = self.train_epoch(task, data.train_dataloader(self.epoch))
+                draws = self._draws_visuals()
                 if (self.epoch + 1) % self.val_every_n_epochs == 0 or self._is_last_epoch():
-                    metrics |= self.validate(task, data.val_dataloader())
+                    metrics |= self.validate(task, data.val_dataloader(), visuals=draws)
                     self.optim.step_plateau(metrics, task.monitor)
                 metrics["epoch"] = self.epoch
                 metrics["time/epoch_s"] = time.perf_counter() - started
                 self.best.update(metrics, self.epoch + 1)
                 self.loggers.log_metrics(metrics, self.global_step)
-                if self.log_histograms:
+                if self.log_histograms and draws:
                     self.log_weight_histograms(task)
                 self.last_metrics = metrics  # what this epoch's checkpoint stores
                 for callback in self.callbacks:
@@ -247,7 +249,7 @@ class Trainer:
         return {"train/loss_epoch": self.dist.mean(self.epoch_loss_sum / max(seen, 1)).item()}
 
     @torch.no_grad()
-    def validate(self, task: Task, loader: Iterable, prefix: str = "val") -> dict[str, float]:
+    def validate(self, task: Task, loader: Iterable, prefix: str = "val", visuals: bool = True) -> dict[str, float]:
         for callback in self.callbacks:
             callback.on_validation_start(self, task)
         task.eval()
@@ -260,7 +262,7 @@ class Trainer:
                 task.validation_step(self.to_device(batch), batch_idx)
         self.dist.reduce_metrics(task, loader)  # DDP: sums and counts of every rank's slice
         metrics = task.compute_metrics(prefix)
-        if self.loggers.loggers:  # drawing images nobody will see costs more than a small model's epoch
+        if visuals and self.loggers.loggers:  # drawing images nobody will see costs more than a small model's epoch
             task.log_visuals(self.loggers, self.global_step, prefix)
         task.reset_metrics()
         for callback in self.callbacks:
@@ -334,6 +336,13 @@ class Trainer:
 
     def stops_after_this_epoch(self) -> bool:
         return self.should_stop or (0 < self.max_steps <= self.global_step) or self._is_last_epoch()
+
+    def _draws_visuals(self) -> bool:
+        """Pictures (confusion matrix, samples, histograms) at every n-th validation and at the last epoch: drawing
+        them costs more than a small model's epoch, and a picture, unlike a point of a curve, is looked at once."""
+        validates = (self.epoch + 1) % self.val_every_n_epochs == 0
+        validations = (self.epoch + 1) // self.val_every_n_epochs
+        return self._is_last_epoch() or (validates and validations % self.visuals_every_n_validations == 0)
 
     def _is_last_epoch(self) -> bool:
         return self.epoch + 1 == self.max_epochs
