@@ -41,8 +41,12 @@ def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
-    with (run_dir / "metrics.csv").open() as handle:
-        return list(csv.DictReader(handle))
+    """The logged steps (metrics_steps.csv: train/loss) then the epochs (metrics.csv: val/...)."""
+    rows = []
+    for name in ("metrics_steps.csv", "metrics.csv"):
+        with (run_dir / name).open() as handle:
+            rows += list(csv.DictReader(handle))
+    return rows
 
 
 def column(rows: list[dict[str, str]], name: str) -> list[float]:

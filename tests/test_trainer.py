@@ -64,7 +64,7 @@ def test_max_steps_and_batch_limits(tmp_path):
     results = train(tmp_path, "trainer.max_steps=7", "trainer.max_epochs=50", "trainer.limit_train_batches=3")
     state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert state["global_step"] == 7 and state["epoch"] == 3  # 3 + 3 + 1 steps
-    assert results["final"]["epoch"] == 2
+    assert results["final"]["epoch"] == 3  # 1-based, as the console counts: the third epoch was the last
 
 
 def test_validation_cadence(tmp_path):
@@ -111,7 +111,7 @@ def test_early_stopping_stops_when_the_metric_stalls(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         results = train(tmp_path, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
                         "callbacks.early_stopping.min_delta=0.5", "trainer.max_epochs=20")
-    assert results["final"]["epoch"] == 1  # the first validation sets the best; the second cannot beat it by 0.5
+    assert results["final"]["epoch"] == 2  # the first validation sets the best; the second cannot beat it by 0.5
     assert "early stopping" in caplog.text
 
 

@@ -1,4 +1,4 @@
-"""Where metrics go: TensorBoard event files (<run>/tb) and metrics.csv (<run>).
+"""Where metrics go: TensorBoard event files (<run>/tb), metrics.csv (epochs) and metrics_steps.csv (steps).
 
 Loggers are built from ``configs/logger``; the trainer hands each the run
 directory in ``setup`` and calls only the methods below. ``LoggerGroup``
@@ -73,39 +73,75 @@ class TensorBoardLogger(Logger):
 
 
 class CSVLogger(Logger):
-    """metrics.csv: one row per logged step (train) or epoch (val); a column per metric."""
+    """Two tables in the run directory, a column per metric:
 
-    def __init__(self, filename: str = "metrics.csv") -> None:
-        self.filename = filename
-        self.rows: list[dict[str, Any]] = []
-        self.path: Path | None = None
+    * ``metrics.csv``: one row per epoch (``epoch`` 1-based, as the console counts, and ``step``, the optimizer
+      steps taken when it ended): the training loss of the epoch, the validation metrics, the epoch's time;
+    * ``metrics_steps.csv``: one row per logged step (``trainer.log_every_n_steps``): train/loss, lr.
+
+    The trainer marks an epoch's metrics with an ``epoch`` key; everything else it logs is a step's. Test metrics
+    are results.json's, not a curve, so they stay out of both tables.
+    """
+
+    def __init__(self, filename: str = "metrics.csv", steps_filename: str = "metrics_steps.csv") -> None:
+        self.filename, self.steps_filename = filename, steps_filename
+        self.epochs: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
+        self.folder: Path | None = None
 
     def setup(self, run_dir: Path, resume_step: int | None = None) -> None:
-        self.path = run_dir / self.filename
-        if resume_step is not None and self.path.is_file():  # a resumed run keeps the rows up to its checkpoint
-            with self.path.open(newline="") as handle:
-                self.rows = [row for row in csv.DictReader(handle) if float(row["step"]) <= resume_step]
-            for row in self.rows:
-                row["step"] = int(float(row["step"]))
+        self.folder = Path(run_dir)
+        if resume_step is None:
+            return
+        # a run resumed in its own directory keeps the rows up to its checkpoint: the epochs it had completed
+        # (an epoch row's step is where that epoch ended) and the logged steps it had taken
+        self.epochs = [row for row in self._read(self.filename) if row["step"] <= resume_step]
+        self.steps = [row for row in self._read(self.steps_filename) if row["step"] <= resume_step]
+
+    def _read(self, name: str) -> list[dict[str, Any]]:
+        path = self.folder / name
+        if not path.is_file():
+            return []
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            row["step"] = int(float(row["step"]))
+            if "epoch" in row:
+                row["epoch"] = int(float(row["epoch"]))
+        return rows
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        if self.rows and self.rows[-1]["step"] == step:  # several calls for one step share a row
-            self.rows[-1].update(metrics)
+        if "epoch" in metrics:
+            self.epochs.append({"epoch": int(metrics["epoch"]), "step": step,
+                                **{k: v for k, v in metrics.items() if k != "epoch"}})
+        elif all(name.startswith("test/") for name in metrics):
+            return
+        elif self.steps and self.steps[-1]["step"] == step:  # several calls for one step share a row (loss, lr)
+            self.steps[-1].update(metrics)
         else:
-            self.rows.append({"step": step, **metrics})
+            self.steps.append({"step": step, **metrics})
 
     def flush(self) -> None:
-        if self.path is None:  # the run stopped before its logs were opened
+        if self.folder is None:  # the run stopped before its logs were opened
             return
-        columns = ["step"] + sorted({k for row in self.rows for k in row} - {"step"})
-        temporary = self.path.with_suffix(".csv.tmp")
-        with temporary.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        temporary.replace(self.path)
+        _write_table(self.folder / self.filename, ["epoch", "step"], self.epochs)
+        _write_table(self.folder / self.steps_filename, ["step"], self.steps)
 
     close = flush
+
+
+def _write_table(path: Path, first: list[str], rows: list[dict[str, Any]]) -> None:
+    """Rows as CSV, written atomically; no new file without rows (a run that failed before its first epoch leaves
+    no empty table behind)."""
+    if not rows and not path.exists():
+        return
+    columns = first + sorted({k for row in rows for k in row} - set(first))
+    temporary = path.with_suffix(".csv.tmp")
+    with temporary.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    temporary.replace(path)
 
 
 class LoggerGroup(Logger):
