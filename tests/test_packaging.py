@@ -29,4 +29,4 @@ def test_installed_wheel_finds_its_configs_and_trains(tmp_path):
     assert str(target / "dltrain" / "configs") in subprocess.run(
         [sys.executable, "-c", "import dltrain.launch.config as c; print(c.CONFIG_DIR)"], cwd=work, env=env,
         capture_output=True, text=True).stdout
-    assert list((work / "outputs" / "mlp_digits").iterdir())
+    assert list((work / "outputs" / "debug" / "mlp_digits").iterdir())  # trainer=debug runs have their own folder
