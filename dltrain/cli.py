@@ -97,6 +97,13 @@ def _fail(error: UserError) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["runs"]:  # the table of runs: text files only, no Hydra, no torch
+        from dltrain.launch import runs
+
+        try:
+            sys.exit(runs.main(sys.argv[2:]))
+        except UserError as error:
+            _fail(error)
     from dltrain.launch.preflight import check_command_line
 
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
