@@ -107,9 +107,14 @@ def main() -> None:
     from dltrain.launch.preflight import check_command_line
 
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
-        from dltrain.launch.help import render
+        from dltrain.launch.config import docs_dir
+        from dltrain.launch.help import render, render_topic, topic_asked
 
-        print(render(CONFIG_DIR))
+        topic = topic_asked(sys.argv[1:])
+        try:
+            print(render_topic(docs_dir(), topic) if topic else render(CONFIG_DIR, docs_dir()))
+        except UserError as error:
+            _fail(error)
         return
     try:
         check_command_line(sys.argv[1:], CONFIG_DIR)

@@ -20,6 +20,14 @@ def config_dir() -> str:
     return str(packaged if packaged.is_dir() else package.parent / "configs")
 
 
+def docs_dir() -> Path:
+    """The guides (docs/*.md): shipped inside the wheel as ``dltrain/docs``, beside the package in a checkout;
+    ``dltrain --help TOPIC`` prints one, so messages can name a guide a wheel user has."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "docs"
+    return packaged if packaged.is_dir() else package.parent / "docs"
+
+
 CONFIG_DIR = config_dir()
 _RUN_ID = secrets.token_hex(3)  # one per process: two runs started in the same second still differ
 
