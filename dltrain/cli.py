@@ -78,8 +78,8 @@ def _remove_if_disposable(run_dir: Path) -> None:
     """A failed command leaves no folder of its own behind that holds only its log (rank 0 decides)."""
     from dltrain.launch import output_dirs
 
-    if int(os.environ.get("RANK", "0")) == 0:  # (the log file stays open: what is still logged goes nowhere)
-        output_dirs.remove_if_disposable(run_dir)
+    if int(os.environ.get("RANK", "0")) == 0 and output_dirs.remove_if_disposable(run_dir):
+        log.info("removed %s: the command failed before it held anything worth keeping", run_dir)
 
 
 def _user_error_in(error: BaseException | None) -> UserError | None:
