@@ -20,6 +20,7 @@ def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):
 
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "weights.pt").is_file() and (run_dir / "plots" / "results.png").is_file()
     assert (run_dir / "train.log").read_text().count("epoch ") >= 20
     assert (run_dir / ".hydra" / "config.yaml").is_file()
 

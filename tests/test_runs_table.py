@@ -20,8 +20,8 @@ QUICK = ["trainer.log_histograms=false", "trainer.enable_progress_bar=false", "t
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    """Two finished runs (an MLP and a softmax regression) from the command line, and runs that are running, failed or preempted
-    (copies of the MLP's record, as those states leave them)."""
+    """Two finished runs (an MLP and a softmax regression) from the command line, and runs that are running, failed,
+    preempted or cross-validated (copies of the MLP's record, as those states leave them)."""
     from helpers import run_dltrain
 
     root = tmp_path_factory.mktemp("runs")
@@ -45,6 +45,9 @@ def outputs(tmp_path_factory):
     preempted = copy("2030-01-01_12-00-00_preempted")
     with (preempted / "train.log").open("a") as log:
         log.write("SIGTERM received: saved last.ckpt at epoch 2 after batch 3 (step 23); resume with ckpt_path=last\n")
+    cross_validated = copy("2030-01-01_14-00-00_cv")  # cv.folds=K: cv_summary.json instead of results.json
+    shutil.rmtree(cross_validated / "checkpoints")
+    (cross_validated / "cv_summary.json").write_text(json.dumps({"best/mean": 0.5, "best/std": 0.1}))
     (debug := root / "outputs" / "debug" / "mlp_digits" / "2030-01-01_13-00-00_debug").mkdir(parents=True)
     shutil.copytree(mlp / ".hydra", debug / ".hydra")
     return root
@@ -66,11 +69,11 @@ def test_the_table_shows_each_run_with_its_status_epochs_and_best(outputs):
     lines = dltrain_runs(outputs).splitlines()
     assert lines[0].split() == ["date", "run", "status", "epochs", "best", "best", "epoch", "path", "overrides"]
     by_folder = {path_of(line).split("/")[-1]: line for line in lines[1:]}
-    assert len(by_folder) == 5  # the debug run is not a run of the table
+    assert len(by_folder) == 6  # the debug run is not a run of the table
     statuses = {name.split("_")[-1]: line for name, line in by_folder.items()}
     assert " running " in statuses["running"] and " failed " in statuses["failed"]
     assert " preempted " in statuses["preempted"]
-    finished = [line for line in lines[1:] if " finished " in line]
+    finished = [line for line in lines[1:] if " finished " in line and "_cv" not in path_of(line)]
     assert len(finished) == 2 and any("optimizer.lr=0.01" in line for line in finished)
     mlp_line = next(line for line in finished if "optimizer.lr=0.01" in line)
     best = json.loads((run_dirs(outputs, "mlp_digits")[0] / "results.json").read_text())
@@ -78,16 +81,17 @@ def test_the_table_shows_each_run_with_its_status_epochs_and_best(outputs):
     assert mlp_line.split()[mlp_line.split().index("finished") + 1] == "2"  # epochs done
     assert f" {best['best_epoch']} " in mlp_line  # the best epoch, counted from 1
     assert "2030-01-01 12:00:00" in statuses["preempted"]  # the date from the folder's name
+    assert " finished " in statuses["cv"] and "val/acc=0.5 " in statuses["cv"]  # the folds' mean best
 
 
 def test_filters_and_sort(outputs):
     softmax = dltrain_runs(outputs, "--model", "softmax_regression").splitlines()
     assert len(softmax) == 2 and "softmax_regression_digits" in softmax[1]
-    assert len(dltrain_runs(outputs, "--model", "mlp", "--data", "digits").splitlines()) == 1 + 4
+    assert len(dltrain_runs(outputs, "--model", "mlp", "--data", "digits").splitlines()) == 1 + 5
     assert len(dltrain_runs(outputs, "--data", "cifar*").splitlines()) == 0  # nothing matches: said on stderr
     by_best = dltrain_runs(outputs, "--sort", "best").splitlines()[1:]
     values = [float(line.split("val/acc=")[1].split()[0]) for line in by_best if "val/acc=" in line]
-    assert values == sorted(values, reverse=True) and len(values) == 5
+    assert values == sorted(values, reverse=True) and len(values) == 6
     by_date = dltrain_runs(outputs, "--sort", "date").splitlines()[1:]
     assert [line[:19] for line in by_date] == sorted(line[:19] for line in by_date)
 

@@ -9,7 +9,7 @@ curves into one PNG.
 
 A run is a folder with ``.hydra/overrides.yaml`` (single runs and sweep jobs). Its status:
 
-* ``finished``  results.json is there;
+* ``finished``  results.json is there (cv_summary.json for ``cv.folds=K``: its best is the folds' mean);
 * ``running``   its lock (``.running.json``, dltrain/launch/run_lock.py) names a live process;
 * ``failed``    a sweep job's failed.json, or a command that ended in an error (its train.log says so), or a run
                 that left neither results nor a checkpoint;
@@ -39,6 +39,7 @@ from dltrain.errors import UserError
 from dltrain.launch.run_lock import running_process
 from dltrain.visuals import results_plot
 
+CV_SUMMARY = "cv_summary.json"  # what a cross-validated run writes instead of results.json (launch/cross_validation.py)
 SORT_KEYS = ("date", "run", "status", "epochs", "best", "path")
 NAMED_FOLDER = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{2})-(\d{2})-(\d{2})")
 PREEMPTED_IN_LOG = ("; resume with ckpt_path=last", "dltrain: interrupted (Ctrl-C)")
@@ -80,7 +81,7 @@ def read_run(folder: Path, root: Path) -> Run:
     config = _yaml(folder / ".hydra" / "config.yaml")
     choices = (hydra.get("runtime") or {}).get("choices") or {}
     overrides = [str(o) for o in (_yaml(folder / ".hydra" / "overrides.yaml") or [])]
-    results = _json(folder / "results.json")
+    results = _json(folder / "results.json") or _cross_validation_results(folder)
     epochs = results_plot.read_rows(folder / "metrics.csv")
     task = config.get("task") if isinstance(config.get("task"), dict) else {}
     monitor = str(results.get("monitor") or task.get("monitor") or "")
@@ -88,13 +89,20 @@ def read_run(folder: Path, root: Path) -> Run:
     best, best_epoch = results.get("best"), results.get("best_epoch")
     if best is None and monitor:  # not finished: the best epoch so far, from metrics.csv
         best, best_epoch = _best_of(epochs, monitor, lower)
+    done = max(_epochs_done(epochs), int((results.get("final") or {}).get("epoch") or 0))  # logger=none: results'
     return Run(path=folder, date=_date(folder), task=_task_folder(folder, root), model=str(choices.get("model", "")),
-               data=str(choices.get("data", "")), overrides=overrides, status=status_of(folder),
-               epochs=_epochs_done(epochs), monitor=monitor, best=best, best_epoch=best_epoch, lower_is_better=lower)
+               data=str(choices.get("data", "")), overrides=overrides, status=status_of(folder), epochs=done,
+               monitor=monitor, best=best, best_epoch=best_epoch, lower_is_better=lower)
+
+
+def _cross_validation_results(folder: Path) -> dict:
+    """A cv.folds=K run's numbers: the mean best over its folds (cv_summary.json; each fold has its results.json)."""
+    summary = _json(folder / CV_SUMMARY)
+    return {"best": summary["best/mean"]} if "best/mean" in summary else {}
 
 
 def status_of(folder: Path) -> str:
-    if (folder / "results.json").is_file():
+    if (folder / "results.json").is_file() or (folder / CV_SUMMARY).is_file():
         return "finished"
     if running_process(folder):
         return "running"
