@@ -2,11 +2,10 @@
 
     from dltrain import api
     results = api.train(["model=lenet", "trainer.max_epochs=3"])
-    metrics = api.evaluate(results_dir / "checkpoints/best.ckpt")
+    metrics = api.evaluate(results_dir / "checkpoints/best.ckpt")   # results in <run>/eval_<date>_<time>_<id>/
 """
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from dltrain.launch.config import CONFIG_DIR, _run_id
+from dltrain.launch.config import CONFIG_DIR, _mode_prefix, _run_root
+from dltrain.launch.output_dirs import evaluation_dir, stamp
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -32,8 +32,10 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
 
 
 def default_run_dir(cfg: DictConfig) -> Path:
-    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    return Path(cfg.paths.output_dir) / cfg.task_name / f"{stamp}_{_run_id()}"
+    """The folder ``dltrain`` would make for ``cfg`` (dltrain/launch/output_dirs.py): outputs/<task_name>/<date>_
+    <time>_<id>, under outputs/debug/ for trainer=debug, named eval_... / predict_... for those modes."""
+    root = _run_root(cfg.paths.output_dir, OmegaConf.select(cfg, "trainer.fast_dev_run", default=0))
+    return Path(root) / cfg.task_name / f"{_mode_prefix(cfg.get('mode', 'train'))}{stamp()}"
 
 
 def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, Any]:
@@ -60,6 +62,6 @@ def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), run_dir: str 
     current = compose([*overrides, "mode=eval"])
     current.ckpt_path = str(ckpt_path)
     cfg, state = run.stored_run(current, list(overrides), Path("."))
-    directory = Path(run_dir) if run_dir else default_run_dir(cfg)
+    directory = Path(run_dir) if run_dir else evaluation_dir("eval", ckpt_path) or default_run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
     return run.evaluate(cfg, directory, state)

@@ -5,6 +5,7 @@ Only the Hydra glue lives here; ``dltrain.launch.run`` does the work.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def _run(cfg: DictConfig) -> float | None:
                 log.info("predictions in: %s", predict(eval_cfg, cfg.predict, run_dir, state))
                 return None
             metrics = run.evaluate(eval_cfg, run_dir, state)
+            log.info("test metrics in: %s", run_dir / "results.json")
             return metrics.get(eval_cfg.task.monitor.replace("val/", "test/"))
         raise UserError(f"mode={cfg.mode} is not one of train, eval, predict.")
     except Preempted as preempted:  # SIGTERM / SIGUSR1: last.ckpt is written; exit "try again later"
@@ -63,11 +65,21 @@ def _run(cfg: DictConfig) -> float | None:
                 log.exception("job %s failed", hydra_cfg.job.num)  # a bug: its traceback in the job's log
             sweep.record_failure(run_dir, str(user_error) if user_error else f"{type(error).__name__}: {error}")
             return float("nan")  # what a hyperparameter search (Optuna) takes as a failed trial
+        _remove_if_disposable(run_dir)
         if user_error is None:
             raise  # a bug, not a user mistake: Hydra prints the traceback
-        with (run_dir / "train.log").open("a") as handle:  # the run's log keeps the reason too
-            handle.write(f"dltrain: error: {user_error}\n")
+        if run_dir.is_dir():
+            with (run_dir / "train.log").open("a") as handle:  # the run's log keeps the reason too
+                handle.write(f"dltrain: error: {user_error}\n")
         _fail(user_error)
+
+
+def _remove_if_disposable(run_dir: Path) -> None:
+    """A failed command leaves no folder of its own behind that holds only its log (rank 0 decides)."""
+    from dltrain.launch import output_dirs
+
+    if int(os.environ.get("RANK", "0")) == 0 and output_dirs.remove_if_disposable(run_dir):
+        log.info("removed %s: the command failed before it held anything worth keeping", run_dir)
 
 
 def _user_error_in(error: BaseException | None) -> UserError | None:
@@ -85,12 +97,24 @@ def _fail(error: UserError) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["runs"]:  # the table of runs: text files only, no Hydra, no torch
+        from dltrain.launch import runs
+
+        try:
+            sys.exit(runs.main(sys.argv[2:]))
+        except UserError as error:
+            _fail(error)
     from dltrain.launch.preflight import check_command_line
 
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
-        from dltrain.launch.help import render
+        from dltrain.launch.config import docs_dir
+        from dltrain.launch.help import render, render_topic, topic_asked
 
-        print(render(CONFIG_DIR))
+        topic = topic_asked(sys.argv[1:])
+        try:
+            print(render_topic(docs_dir(), topic) if topic else render(CONFIG_DIR, docs_dir()))
+        except UserError as error:
+            _fail(error)
         return
     try:
         check_command_line(sys.argv[1:], CONFIG_DIR)
@@ -98,6 +122,9 @@ def main() -> None:
         from dltrain.launch import resume  # imports torch: after the checks above, which answer without it
 
         sys.argv[1:] = resume.continue_in_place(sys.argv[1:])  # ckpt_path=last: that run, in its directory
+        from dltrain.launch import output_dirs
+
+        sys.argv[1:] = output_dirs.place_evaluation(sys.argv[1:])  # mode=eval / predict: inside the evaluated run
     except UserError as error:
         _fail(error)
     _run()

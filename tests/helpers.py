@@ -27,6 +27,8 @@ def train_here(root: Path, *overrides: str) -> Path:
     return run_dir
 
 
-def run_dirs(root: Path, task_name: str) -> list[Path]:
-    """Single-run directories under outputs/<task_name>/, oldest first."""
-    return sorted(p for p in (root / "outputs" / task_name).iterdir() if p.name != "multirun")
+def run_dirs(root: Path, task_name: str, debug: bool = False) -> list[Path]:
+    """Single-run directories under outputs/<task_name>/ (``debug``: outputs/debug/<task_name>/, where
+    trainer=debug runs go), oldest first."""
+    folder = root / "outputs" / ("debug" if debug else "") / task_name
+    return sorted(p for p in folder.iterdir() if p.name != "multirun")

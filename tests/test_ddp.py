@@ -41,8 +41,12 @@ def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
-    with (run_dir / "metrics.csv").open() as handle:
-        return list(csv.DictReader(handle))
+    """The logged steps (metrics_steps.csv: train/loss) then the epochs (metrics.csv: val/...)."""
+    rows = []
+    for name in ("metrics_steps.csv", "metrics.csv"):
+        with (run_dir / name).open() as handle:
+            rows += list(csv.DictReader(handle))
+    return rows
 
 
 def column(rows: list[dict[str, str]], name: str) -> list[float]:
@@ -75,13 +79,15 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
 
 @pytest.mark.slow
 def test_one_run_directory_one_set_of_checkpoints_unwrapped(ddp_run):
-    assert sorted(p.name for p in (ddp_run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in (ddp_run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt", "weights.pt"]
     assert (ddp_run / ".hydra" / "config.yaml").is_file() and (ddp_run / "results.json").is_file()
     log = (ddp_run / "train.log").read_text()
     assert log.count("epoch 2/2") == 1  # rank 0 alone logs
     state = checkpoint.load(ddp_run / "checkpoints" / "last.ckpt")
     assert state["world_size"] == 2 and len(state["per_rank"]) == 2  # each rank's RNG state for an exact resume
     assert not any(k.startswith(("module.", "task.")) for k in state["model"])
+    weights = torch.load(ddp_run / "checkpoints" / "weights.pt", weights_only=True)  # rank 0's, the plain model's
+    assert set(weights) == set(state["model"])
 
 
 @pytest.mark.slow

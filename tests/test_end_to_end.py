@@ -20,12 +20,16 @@ def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):
 
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "weights.pt").is_file() and (run_dir / "plots" / "results.png").is_file()
     assert (run_dir / "train.log").read_text().count("epoch ") >= 20
     assert (run_dir / ".hydra" / "config.yaml").is_file()
 
-    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
-    assert {"step", "train/loss", "val/acc", "lr"} <= set(rows[0])
-    assert sum(1 for row in rows if row["val/acc"]) == 20  # one validation row per epoch
+    epochs = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert [int(row["epoch"]) for row in epochs] == list(range(1, 21))  # one row per epoch, counted from 1
+    assert {"step", "train/loss_epoch", "val/acc", "val/loss"} <= set(epochs[0]) and all(r["val/acc"] for r in epochs)
+    steps = list(csv.DictReader((run_dir / "metrics_steps.csv").open()))
+    assert {"step", "train/loss", "lr"} <= set(steps[0]) and "val/acc" not in steps[0]
+    assert results["final"]["epoch"] == 20
 
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0, "histograms": 0}).Reload()
     scalars = set(events.Tags()["scalars"])

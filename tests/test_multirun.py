@@ -24,7 +24,7 @@ def test_two_job_multirun_writes_a_summary_row_per_job(cli):
 def test_optuna_search_runs_trials_and_reports_the_best(cli):
     result = cli("-m", "hparams_search=optuna_lr", "hydra.sweeper.n_trials=2", "trainer=debug")
     assert "Best value" in result.stdout + result.stderr
-    (sweep,) = (cli.root / "outputs" / "mlp_digits" / "multirun").iterdir()
+    (sweep,) = (cli.root / "outputs" / "debug" / "mlp_digits" / "multirun").iterdir()
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
     assert len(rows) == 2 and all("optimizer.lr=" in row["overrides"] for row in rows)
 

@@ -1,4 +1,5 @@
-"""The wheel carries its configs: an installed (not editable) dltrain runs from any folder."""
+"""The wheel carries its configs and guides: an installed (not editable) dltrain runs from any folder, and its
+messages name guides it has (`dltrain --help TOPIC`)."""
 from __future__ import annotations
 
 import os
@@ -29,4 +30,14 @@ def test_installed_wheel_finds_its_configs_and_trains(tmp_path):
     assert str(target / "dltrain" / "configs") in subprocess.run(
         [sys.executable, "-c", "import dltrain.launch.config as c; print(c.CONFIG_DIR)"], cwd=work, env=env,
         capture_output=True, text=True).stdout
-    assert list((work / "outputs" / "mlp_digits").iterdir())
+    assert list((work / "outputs" / "debug" / "mlp_digits").iterdir())  # trainer=debug runs have their own folder
+
+    # a message names a guide the wheel has, and `dltrain --help TOPIC` prints it from the installed package
+    result = subprocess.run([sys.executable, "-c", code, "data=arrays"], cwd=work, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 2 and "dltrain --help own_data" in result.stderr, result.stderr[-2000:]
+    assert "docs/" not in result.stderr and "configs/experiment" not in result.stderr
+    guide = subprocess.run([sys.executable, "-c", code, "--help", "own_data"], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert guide.returncode == 0 and "## Layouts" in guide.stdout
+    assert (target / "dltrain" / "docs" / "own_data.md").is_file()

@@ -65,8 +65,10 @@ def digits_checkpoint(workspace: Path) -> Path:
 
 def test_classification_lists_top_k_classes_per_file_with_ckpt_path_last(workspace, digits_checkpoint):
     result = dltrain(workspace, "mode=predict", "ckpt_path=last", "predict.inputs=digits", "predict.top_k=3")
-    (out,) = [d for d in run_dirs(workspace, "mlp_digits") if (d / "predictions.json").exists()]  # its run dir,
-    assert f"predictions in: {out}" in result.stdout + result.stderr  # ... printed
+    trained = digits_checkpoint.parent.parent
+    (out,) = [d for d in trained.glob("predict_*") if (d / "predictions.json").exists()]  # in the trained run,
+    assert out.resolve() in [d.resolve() for d in run_dirs(workspace, "mlp_digits")[0].iterdir()]
+    assert f"predictions in: {out.resolve()}" in result.stdout + result.stderr  # ... printed
     records = predictions(out)
     assert [Path(r["file"]).name for r in records] == ["digit_0.png", "digit_1.png", "digit_2.png"]
     assert [(r["width"], r["height"]) for r in records] == [(24, 24), (30, 20), (8, 8)]

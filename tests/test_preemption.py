@@ -3,6 +3,7 @@ ends with exactly the metrics and weights of an uninterrupted run; a kill during
 leaves a file that `last` would pick."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -44,6 +45,10 @@ def finished_like(run_dir, reference) -> None:
         assert {k: v for k, v in ours[key].items() if not k.startswith("time/")} == \
                {k: v for k, v in theirs[key].items() if not k.startswith("time/")}
     assert (ours["best"], ours["best_epoch"]) == (theirs["best"], theirs["best_epoch"])
+    for table in ("metrics.csv", "metrics_steps.csv"):  # the rows up to the checkpoint kept, the rest once each
+        ours_rows, theirs_rows = ([{k: v for k, v in row.items() if not k.startswith("time/")}
+                                   for row in csv.DictReader((d / table).open())] for d in (run_dir, reference))
+        assert ours_rows == theirs_rows, table
     for name in ("last.ckpt", "best.ckpt"):
         a, b = (checkpoint.load(d / "checkpoints" / name) for d in (run_dir, reference))
         assert a["global_step"] == b["global_step"] and a["epoch"] == b["epoch"]

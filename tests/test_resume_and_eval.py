@@ -55,8 +55,10 @@ def test_eval_mode_reports_test_metrics_with_the_stored_config(cli):
     trained = json.loads((run_dir / "results.json").read_text())
     best = run_dir / "checkpoints" / "best.ckpt"
     # the stored config is used: a model override on the command line would not be needed
-    cli("mode=eval", f"ckpt_path={best}", "data.batch_size=17")
-    eval_dir = [d for d in run_dirs(cli.root, "mlp_digits") if d != run_dir][0]
+    result = cli("mode=eval", f"ckpt_path={best}", "data.batch_size=17")
+    assert run_dirs(cli.root, "mlp_digits") == [run_dir]  # no folder beside the run: the evaluation is inside it
+    (eval_dir,) = run_dir.glob("eval_*")
+    assert f"test metrics in: {(eval_dir / 'results.json').resolve()}" in result.stdout + result.stderr
     evaluated = json.loads((eval_dir / "results.json").read_text())
     assert evaluated["test"]["test/acc"] == pytest.approx(trained["test"]["test/acc"])
 

@@ -21,8 +21,10 @@ def test_last_continues_the_run_with_this_config_not_the_newest_one(cli):
     assert checkpoint.load(mine / "checkpoints" / "last.ckpt")["epoch"] == 2
     assert len(run_dirs(cli.root, "mlp_digits")) == 2  # continued in place: no third directory
     with (mine / "metrics.csv").open() as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [1, 2]  # epoch 2's row follows epoch 1's
+    with (mine / "metrics_steps.csv").open() as handle:
         steps = [int(row["step"]) for row in csv.DictReader(handle)]
-    assert steps == sorted(steps) and len(steps) == len(set(steps))  # the resumed rows follow the first ones
+    assert steps == sorted(steps) and len(steps) == len(set(steps))  # the resumed steps follow the first ones
 
 
 def test_no_run_of_this_config_is_one_sentence_naming_the_candidates(cli):

@@ -64,7 +64,7 @@ def test_max_steps_and_batch_limits(tmp_path):
     results = train(tmp_path, "trainer.max_steps=7", "trainer.max_epochs=50", "trainer.limit_train_batches=3")
     state = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert state["global_step"] == 7 and state["epoch"] == 3  # 3 + 3 + 1 steps
-    assert results["final"]["epoch"] == 2
+    assert results["final"]["epoch"] == 3  # 1-based, as the console counts: the third epoch was the last
 
 
 def test_validation_cadence(tmp_path):
@@ -111,7 +111,7 @@ def test_early_stopping_stops_when_the_metric_stalls(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         results = train(tmp_path, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
                         "callbacks.early_stopping.min_delta=0.5", "trainer.max_epochs=20")
-    assert results["final"]["epoch"] == 1  # the first validation sets the best; the second cannot beat it by 0.5
+    assert results["final"]["epoch"] == 2  # the first validation sets the best; the second cannot beat it by 0.5
     assert "early stopping" in caplog.text
 
 
@@ -185,24 +185,27 @@ def test_pictures_are_drawn_every_nth_validation_and_at_the_last_epoch(tmp_path)
         assert [e.step // steps_per_epoch for e in kind(tag)] == expected, tag
 
 
-def test_metrics_csv_appended_flush_by_flush_equals_the_file_written_at_once(tmp_path):
-    """CSVLogger appends the rows of each flush (rewriting only when a column appears); a row still growing at a
-    flush (several calls for one step) is rewritten whole."""
+def test_metrics_csv_appended_flush_by_flush_equals_the_files_written_at_once(tmp_path):
+    """CSVLogger appends the rows of each flush to metrics.csv and metrics_steps.csv (rewriting a file only when a
+    column appears); a row still growing at a flush (several calls for one step) is written again whole."""
     import csv
 
     from dltrain.engine.loggers import CSVLogger
 
-    calls = [({"train/loss": 1.0}, 10), ({"train/loss": 0.5}, 20), ({"val/acc": 0.3}, 20), "flush",
-             ({"train/loss": 0.4}, 30), "flush", ({"lr": 0.1}, 30), ({"train/loss": 0.3}, 40), "flush",
-             ({"val/acc": 0.6}, 40), ({"test/acc": 0.7}, 40), "flush", "flush"]
+    calls = [({"train/loss": 1.0}, 10), ({"train/loss": 0.5}, 20), ({"epoch": 1, "val/acc": 0.3}, 20), "flush",
+             ({"train/loss": 0.4}, 30), "flush", ({"train/lr": 0.1}, 30), ({"train/loss": 0.3}, 40), "flush",
+             ({"epoch": 2, "val/acc": 0.6, "train/loss_epoch": 0.35}, 40), ({"test/acc": 0.7}, 40), "flush", "flush"]
     flushed, once = CSVLogger(), CSVLogger()
-    flushed.setup(tmp_path / "a"), once.setup(tmp_path / "b")
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    for logger, folder in ((flushed, tmp_path / "a"), (once, tmp_path / "b")):
+        folder.mkdir()
+        logger.setup(folder)
     for call in calls:
         if call == "flush":
             flushed.flush()
         else:
             flushed.log_metrics(*call), once.log_metrics(*call)
     once.flush()
-    read = [list(csv.reader((tmp_path / d / "metrics.csv").open())) for d in ("a", "b")]
-    assert read[0] == read[1] and len(read[0]) == 5 and read[0][0] == ["step", "lr", "test/acc", "train/loss", "val/acc"]
+    for name, rows in (("metrics.csv", 3), ("metrics_steps.csv", 5)):
+        read = [list(csv.reader((tmp_path / folder / name).open())) for folder in ("a", "b")]
+        assert read[0] == read[1] and len(read[0]) == rows, name
+    assert read[0][0] == ["step", "train/loss", "train/lr"] and read[0][3] == ["30", "0.4", "0.1"]

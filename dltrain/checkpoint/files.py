@@ -56,6 +56,20 @@ def save(state: dict[str, Any], path: Path, also: Sequence[Path] = ()) -> None:
                         "are intact: free space or fix the folder, then resume with ckpt_path=last.") from None
 
 
+def save_weights(weights: dict[str, torch.Tensor], path: Path) -> None:
+    """A plain ``state_dict`` (no format marker: ``model.load_state_dict(torch.load(path, weights_only=True))``
+    takes it as it is), written atomically like a checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    try:
+        torch.save({name: tensor.detach().cpu() for name, tensor in weights.items()}, temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise UserError(f"Could not write {path.name} in {path.parent} ({error.strerror or type(error).__name__}); "
+                        "the checkpoints beside it are intact.") from None
+
+
 def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 

@@ -207,6 +207,27 @@ def load_weights(task: Task, state: dict[str, Any]) -> None:
         ) from None
 
 
+def restore_evaluation_callbacks(callbacks: Sequence[Any], state: dict[str, Any]) -> None:
+    """Callbacks that swap weights of their own in for validation (EMA) take the checkpoint's: testing the best
+    checkpoint after training then scores the best epoch's average, not the last epoch's."""
+    for callback in callbacks:
+        name = type(callback).__name__
+        if callback.evaluation_weights() is not None and name in state.get("callbacks", {}):
+            callback.load_state_dict(state["callbacks"][name])
+
+
+def tested_weights(task: Task, callbacks: Sequence[Any], state: dict[str, Any] | None) -> dict[str, torch.Tensor]:
+    """The model weights a run's test scored, for ``weights.pt``: the checkpoint's (``state``, the best one) when
+    the test loaded one, else the model's own; a callback's evaluation weights (EMA) in either case when kept."""
+    if state is not None:
+        return state.get("evaluation_model") or state["model"]
+    for callback in callbacks:
+        weights = callback.evaluation_weights()
+        if weights is not None:
+            return weights
+    return task.model.state_dict()
+
+
 def load_inference_weights(task: Task, state: dict[str, Any]) -> None:
     """The checkpoint's weights, then the ones its validation scored when they differ (a callback's: EMA)."""
     load_weights(task, state)

@@ -55,7 +55,7 @@ def connect(strategy: str, backend: str, device: torch.device, **ddp_options: An
         return SingleProcess(), device
     if "RANK" not in os.environ:
         raise UserError(f"trainer=ddp runs one process per device, started by torchrun: {LAUNCH} "
-                        "(docs/performance.md, 'Many devices').")
+                        "(dltrain --help performance, 'Many devices').")
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
         device = torch.device("cuda", local_rank)

@@ -1,4 +1,4 @@
-"""Where metrics go: TensorBoard event files (<run>/tb) and metrics.csv (<run>).
+"""Where metrics go: TensorBoard event files (<run>/tb), metrics.csv (epochs) and metrics_steps.csv (steps).
 
 Loggers are built from ``configs/logger``; the trainer hands each the run
 directory in ``setup`` and calls only the methods below. ``LoggerGroup``
@@ -73,59 +73,100 @@ class TensorBoardLogger(Logger):
 
 
 class CSVLogger(Logger):
-    """metrics.csv: one row per logged step (train) or epoch (val); a column per metric."""
+    """Two tables in the run directory, a column per metric:
 
-    def __init__(self, filename: str = "metrics.csv") -> None:
-        self.filename = filename
-        self.rows: list[dict[str, Any]] = []
-        self.path: Path | None = None
-        self._columns: list[str] | None = None  # the header written; None: the next flush writes the whole file
-        self._complete_rows = 0  # rows on disk that no later call can change...
-        self._end_of_complete_rows = 0  # ...and the file position after them
+    * ``metrics.csv``: one row per epoch (``epoch`` 1-based, as the console counts, and ``step``, the optimizer
+      steps taken when it ended): the training loss of the epoch, the validation metrics, the epoch's time;
+    * ``metrics_steps.csv``: one row per logged step (``trainer.log_every_n_steps``): train/loss, lr.
+
+    The trainer marks an epoch's metrics with an ``epoch`` key; everything else it logs is a step's. Test metrics
+    are results.json's, not a curve, so they stay out of both tables.
+    """
+
+    def __init__(self, filename: str = "metrics.csv", steps_filename: str = "metrics_steps.csv") -> None:
+        self.filename, self.steps_filename = filename, steps_filename
+        self.epochs: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
+        self.folder: Path | None = None
+        self.tables: list[CsvTable] = []
 
     def setup(self, run_dir: Path, resume_step: int | None = None) -> None:
-        self.path = run_dir / self.filename
-        if resume_step is not None and self.path.is_file():  # a resumed run keeps the rows up to its checkpoint
-            with self.path.open(newline="") as handle:
-                self.rows = [row for row in csv.DictReader(handle) if float(row["step"]) <= resume_step]
-            for row in self.rows:
-                row["step"] = int(float(row["step"]))
+        self.folder = Path(run_dir)
+        if resume_step is not None:
+            # a run resumed in its own directory keeps the rows up to its checkpoint: the epochs it had completed
+            # (an epoch row's step is where that epoch ended) and the logged steps it had taken
+            self.epochs = [row for row in self._read(self.filename) if row["step"] <= resume_step]
+            self.steps = [row for row in self._read(self.steps_filename) if row["step"] <= resume_step]
+        self.tables = [CsvTable(self.folder / self.filename, ["epoch", "step"], self.epochs),
+                       CsvTable(self.folder / self.steps_filename, ["step"], self.steps)]
+
+    def _read(self, name: str) -> list[dict[str, Any]]:
+        path = self.folder / name
+        if not path.is_file():
+            return []
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            row["step"] = int(float(row["step"]))
+            if "epoch" in row:
+                row["epoch"] = int(float(row["epoch"]))
+        return rows
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        if self.rows and self.rows[-1]["step"] == step:  # several calls for one step share a row
-            self.rows[-1].update(metrics)
+        if "epoch" in metrics:
+            self.epochs.append({"epoch": int(metrics["epoch"]), "step": step,
+                                **{k: v for k, v in metrics.items() if k != "epoch"}})
+        elif all(name.startswith("test/") for name in metrics):
+            return
+        elif self.steps and self.steps[-1]["step"] == step:  # several calls for one step share a row (loss, lr)
+            self.steps[-1].update(metrics)
         else:
-            self.rows.append({"step": step, **metrics})
+            self.steps.append({"step": step, **metrics})
 
     def flush(self) -> None:
-        """Append the rows logged since the last flush; rewrite the file only when a new column appeared (the
-        first validation, the test pass), so a flush costs the new rows, not the whole run's."""
-        if self.path is None:  # the run stopped before its logs were opened
+        for table in self.tables:  # none when the run stopped before its logs were opened
+            table.flush()
+
+    close = flush
+
+
+class CsvTable:
+    """A CSV file of ``rows`` (a list its owner appends to), written flush by flush: the rows added since the last
+    flush are appended, and the whole file is rewritten (atomically) only when a column appears, such as the
+    first validation's; so a flush costs the new rows, not the whole run's. The last row may still grow (one
+    step's values come in several calls): it is written again at the next flush. No file is made without rows
+    (a run that failed before its first epoch leaves no empty table behind)."""
+
+    def __init__(self, path: Path, first: list[str], rows: list[dict[str, Any]]) -> None:
+        self.path, self.first, self.rows = path, first, rows
+        self._columns: list[str] | None = None  # the header on disk; None: the next flush writes the whole file
+        self._settled = 0  # rows on disk that cannot change any more...
+        self._settled_end = 0  # ...and the file position after them
+
+    def flush(self) -> None:
+        if not self.rows and not self.path.exists():
             return
-        columns = ["step"] + sorted({k for row in self.rows for k in row} - {"step"})
+        columns = self.first + sorted({k for row in self.rows for k in row} - set(self.first))
         if columns == self._columns and self.path.is_file():
-            with self.path.open("a", newline="") as handle:  # the last written row may have grown since: rewrite
-                handle.seek(self._end_of_complete_rows)   # it and what follows
+            with self.path.open("r+", newline="") as handle:
+                handle.seek(self._settled_end)
                 handle.truncate()
-                self._write(handle, columns, self.rows[self._complete_rows:], header=False)
+                self._write(handle, columns, self._settled, header=False)
             return
         temporary = self.path.with_suffix(".csv.tmp")
         with temporary.open("w", newline="") as handle:
-            self._write(handle, columns, self.rows, header=True)
+            self._write(handle, columns, 0, header=True)
         temporary.replace(self.path)
         self._columns = columns
 
-    def _write(self, handle: Any, columns: list[str], rows: list[dict[str, Any]], header: bool) -> None:
+    def _write(self, handle: Any, columns: list[str], start: int, header: bool) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns)
         if header:
             writer.writeheader()
-        writer.writerows(rows[:-1])
-        # the last row may still get values for its step (log_metrics of one step comes in several calls)
-        self._complete_rows = len(self.rows) - 1 if self.rows else 0
-        self._end_of_complete_rows = handle.tell()
-        writer.writerows(rows[-1:])
-
-    close = flush
+        last = max(len(self.rows) - 1, start)
+        writer.writerows(self.rows[start:last])
+        self._settled, self._settled_end = last, handle.tell()
+        writer.writerows(self.rows[last:])
 
 
 class LoggerGroup(Logger):

@@ -185,7 +185,7 @@ class Trainer:
                 if (self.epoch + 1) % self.val_every_n_epochs == 0 or self._is_last_epoch():
                     metrics |= self.validate(task, data.val_dataloader(), visuals=draws)
                     self.optim.step_plateau(metrics, task.monitor)
-                metrics["epoch"] = self.epoch
+                metrics["epoch"] = self.epoch + 1  # 1-based, as the console, best_epoch and metrics.csv count
                 metrics["time/epoch_s"] = time.perf_counter() - started
                 self.best.update(metrics, self.epoch + 1)
                 self.loggers.log_metrics(metrics, self.global_step)

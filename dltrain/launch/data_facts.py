@@ -62,8 +62,8 @@ def _check_model_facts_known(cfg: DictConfig) -> None:
                 model, data = _named(cfg, "model"), _named(cfg, "data")
                 raise UserError(
                     f"{model} needs data.{fact}, which {data} did not find in this data "
-                    f"({_describe(cfg.data)}); pick a model that reads what the data states (docs/own_data.md, "
-                    f"'Facts'), or set data.{fact}=VALUE on the command line."
+                    f"({_describe(cfg.data)}); pick a model that reads what the data states (dltrain --help "
+                    f"own_data, 'Facts'), or set data.{fact}=VALUE on the command line."
                 )
 
 

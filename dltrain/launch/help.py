@@ -1,4 +1,5 @@
-"""``dltrain --help``: the config groups and their options, the top-level keys, examples.
+"""``dltrain --help``: the config groups and their options, the top-level keys, examples; ``dltrain --help TOPIC``
+prints a guide (docs/TOPIC.md, shipped inside the wheel), the page that error messages name.
 
 Read straight from the config files (a directory listing and one YAML file), so it answers at once: Hydra's
 own help builds a config repository per group and takes seconds for this tree. ``--hydra-help`` is still
@@ -18,10 +19,12 @@ Examples:
   dltrain experiment=vit_cifar10                       a known-good recipe (the experiment group above)
   dltrain -m optimizer=sgd,momentum,rmsprop,adam       a sweep: one run per value, summary.csv
   dltrain ckpt_path=last trainer.max_epochs=40         continue this config's run, for more epochs
-  dltrain mode=eval ckpt_path=PATH                     test metrics of a checkpoint
+  dltrain mode=eval ckpt_path=PATH                     test metrics of a checkpoint (in its run's eval_<time>/)
   dltrain mode=predict ckpt_path=PATH predict.inputs=photos/
-  dltrain trainer=debug                                a few batches, to check a config in seconds
+  dltrain trainer=debug                                a few batches, to check a config (in outputs/debug/)
   dltrain --cfg job                                    print the composed config without running
+  dltrain runs                                         a table of the runs in outputs/ (--sort, --model, --data)
+  dltrain runs --compare RUN_A RUN_B                   their curves in one PNG
   tensorboard --logdir outputs                         the curves
 Keys of a group: dltrain model=NAME --cfg job. Hydra's own options: dltrain --hydra-help."""
 
@@ -58,7 +61,29 @@ def top_level_keys(config_dir: Path) -> list[tuple[str, str]]:
     return [(k, c) for k, c in keys if k != "defaults.*"]
 
 
-def render(config_dir: str | Path) -> str:
+def topics(docs: Path) -> list[str]:
+    """The guides ``dltrain --help TOPIC`` prints: docs/*.md by name."""
+    return sorted(p.stem for p in docs.glob("*.md")) if docs.is_dir() else []
+
+
+def topic_asked(args: list[str]) -> str | None:
+    """TOPIC of ``dltrain --help TOPIC`` (a word after --help that is no override or option), else None."""
+    for flag, following in zip(args, args[1:]):
+        if flag in ("-h", "--help") and following and "=" not in following and not following.startswith("-"):
+            return following
+    return None
+
+
+def render_topic(docs: Path, topic: str) -> str:
+    from dltrain.errors import UserError
+
+    known = topics(docs)
+    if topic.removesuffix(".md") not in known:
+        raise UserError(f"No guide named {topic}; the guides are: {', '.join(known)} (dltrain --help TOPIC).")
+    return (docs / f"{topic.removesuffix('.md')}.md").read_text()
+
+
+def render(config_dir: str | Path, docs: Path | None = None) -> str:
     config_dir = Path(config_dir)
     lines = ["dltrain: train any architecture of the notes with one command.",
              "  dltrain [group=option ...] [key=value ...]        (-m: sweep over comma-separated values)", "",
@@ -71,4 +96,8 @@ def render(config_dir: str | Path) -> str:
     for key, comment in top_level_keys(config_dir):
         lines += textwrap.wrap(comment, width=110, initial_indent=f"  {key:24s} ", subsequent_indent=" " * 27) \
             or [f"  {key}"]
+    guides = topics(docs) if docs is not None else []
+    if guides:
+        lines += ["", "Guides (dltrain --help TOPIC prints one):"]
+        lines += textwrap.wrap(" ".join(guides), width=100, initial_indent="  ", subsequent_indent="  ")
     return "\n".join(lines + ["", EXAMPLES])

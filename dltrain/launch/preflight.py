@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -22,6 +23,7 @@ from omegaconf.errors import InterpolationKeyError
 
 from dltrain.errors import UserError
 from dltrain.launch import validate
+from dltrain.launch.config import CONFIG_DIR
 
 # flags after which Hydra does something other than a run: leave those to Hydra
 _PASS_THROUGH_FLAGS = ("-h", "--help", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--resolve",
@@ -116,7 +118,7 @@ def _check_model_reads_data(cfg: DictConfig) -> None:
             raise UserError(
                 f"model={choices.model} needs {missing}, which data={choices.data} does not state: the model and "
                 f"the data belong to different task families; pick a data config of the model's family (its "
-                f"experiment configs show one: configs/experiment/) or add that key to the data config."
+                f"experiment configs show one: the experiment group of dltrain --help) or add that key to the data config."
             ) from None
 
 
@@ -136,7 +138,8 @@ def _explain_missing(error: MissingConfigException, overrides: list[str]) -> str
                 close = difflib.get_close_matches(choice, options, n=1)
                 hint = f" Did you mean {key}={close[0]}?" if close else ""
                 return (f"Unknown {key} '{choice}'.{hint} Valid options for {key}: {', '.join(options)}. "
-                        f"Each is a file in configs/{key}/; add your own YAML there to make a new one.")
+                        f"Each is a YAML file in {Path(CONFIG_DIR) / key}; a new one goes in a config folder of "
+                        "your own, added with hydra.searchpath (dltrain --help own_data, 'Your own code').")
     return str(error).splitlines()[0]
 
 

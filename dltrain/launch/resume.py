@@ -15,10 +15,8 @@ directory from the file's state (to branch off a run, e.g. from its ``epoch_0004
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +26,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from dltrain import checkpoint
 from dltrain.errors import UserError
+from dltrain.launch.run_lock import RUN_LOCK, hold_lock, release_lock, running_process  # noqa: F401 (resume's API)
 
 log = logging.getLogger(__name__)
 
-RUN_LOCK = ".running.json"
 SEARCHES = ("last", "last_or_new")
 # keys a resumed run may set differently from the run it continues
 RESUMABLE = ("ckpt_path", "mode", "paths.", "hydra.", "predict.", "test", "tags", "trust_targets", "logger",
@@ -128,42 +126,6 @@ def differences(current: dict[str, Any], stored: dict[str, Any]) -> list[str]:
             continue
         found.append(f"{key}={stored[key]}->{current[key]}")
     return found
-
-
-# ------------------------------------------------------------------ the lock of a running run
-def hold_lock(run_dir: Path) -> None:
-    """Mark ``run_dir`` as trained by this process (rank 0), until ``release_lock``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RUN_LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-
-
-def release_lock(run_dir: Path) -> None:
-    lock = run_dir / RUN_LOCK
-    try:
-        if json.loads(lock.read_text()).get("pid") == os.getpid():
-            lock.unlink()
-    except (OSError, ValueError):
-        pass
-
-
-def running_process(run_dir: Path) -> str:
-    """'pid N on HOST' when a live process holds the run's lock; '' when none does (or it died)."""
-    try:
-        holder = json.loads((run_dir / RUN_LOCK).read_text())
-    except (OSError, ValueError):
-        return ""
-    pid, host = holder.get("pid"), holder.get("host")
-    if pid == os.getpid():
-        return ""
-    if host != socket.gethostname():  # another machine's process cannot be checked from here: assume it runs
-        return f"pid {pid} on {host}"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return ""  # stale: the process was killed
-    except PermissionError:
-        pass
-    return f"pid {pid}"
 
 
 def refuse_if_running(run_dir: Path) -> None:

@@ -16,13 +16,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from dltrain import checkpoint
 from dltrain.checkpoint import stored_config
-from dltrain.checkpoint.run_state import load_inference_weights
+from dltrain.checkpoint.files import save_weights
+from dltrain.checkpoint.run_state import load_inference_weights, restore_evaluation_callbacks, tested_weights
 from dltrain.engine.environment import seed_everything
 from dltrain.errors import UserError
 from dltrain.launch import build, cross_validation, resume, validate
 from dltrain.launch.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "weights.pt"  # checkpoints/weights.pt: the tested model's state_dict alone (EMA's when it is on)
 
 
 def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> Path | None:
@@ -89,9 +92,13 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path, ckpt_path: Path | No
         fit = trainer.fit(task, data, optimizer, scheduler, decay_norm_and_bias, ckpt_path=ckpt_path)
         final = fit.metrics
         best_path = run_dir / "checkpoints" / "best.ckpt"
-        if best_path.exists():  # test the weights that were best on validation
-            load_inference_weights(task, checkpoint.load(best_path))
+        best_state = checkpoint.load(best_path) if best_path.exists() else None
+        if best_state is not None:  # test the weights that were best on validation
+            load_inference_weights(task, best_state)
+            restore_evaluation_callbacks(trainer.callbacks, best_state)
         test_metrics = trainer.test(task, data) if cfg.get("test", True) else {}
+        if trainer.is_global_zero and trainer.run_state.enabled:  # the weights alone, to hand to someone
+            save_weights(tested_weights(task, trainer.callbacks, best_state), run_dir / "checkpoints" / WEIGHTS_FILE)
         results = {
             "monitor": task.monitor,
             "best": fit.best if fit.best is not None else final.get(task.monitor),
@@ -106,9 +113,23 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path, ckpt_path: Path | No
         trainer.loggers.close()
     if trainer.is_global_zero:  # under DDP every rank has the same (reduced) results; rank 0 writes them
         (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+        if not trainer.fast_dev_run:  # trainer=debug checks a config: no pictures of three batches
+            _draw_curves(run_dir)
     log.info("best %s = %s (epoch %s); test: %s", task.monitor, results["best"], results["best_epoch"],
              {k: round(v, 4) for k, v in test_metrics.items()})
     return results
+
+
+def _draw_curves(run_dir: Path) -> None:
+    """plots/results.png from metrics.csv (logger=csv or the default); a picture that fails costs no results."""
+    if not (run_dir / "metrics.csv").is_file():
+        return
+    from dltrain.visuals import results_plot
+
+    try:
+        log.info("curves: %s", results_plot.draw_run(run_dir))
+    except Exception as error:  # noqa: BLE001 - the run is done; its numbers are in metrics.csv whatever happens here
+        log.warning("could not draw plots/results.png (%s: %s)", type(error).__name__, error)
 
 
 def stored_run(cfg: DictConfig, overrides: list[str], run_dir: Path) -> tuple[DictConfig, dict[str, Any]]:

@@ -50,7 +50,7 @@ def follow_rank_zero(argv: list[str]) -> list[str]:
         return argv
     if any(arg in ("-m", "--multirun") for arg in argv):
         raise UserError("Sweeps (-m) cannot run under torchrun; start one torchrun per configuration, or sweep "
-                        "single-process runs (docs/performance.md, 'Many devices').")
+                        "single-process runs (dltrain --help performance, 'Many devices').")
     if rank == 0:
         return argv
     published = json.loads(_store().get(_key()).decode())

@@ -66,7 +66,7 @@ def check(cfg: DictConfig) -> None:
         group = key.split(".")[0]
         choice = OmegaConf.select(cfg, "hydra.runtime.choices", default={}).get(group) if "hydra" in cfg else None
         which = f"{group}={choice}" if choice else f"this {group} config"
-        where = " (docs/own_data.md shows the layouts of your own data)" if group == "data" else ""
+        where = " (dltrain --help own_data shows the layouts of your own data)" if group == "data" else ""
         raise UserError(f"{which} needs {key}: add {key}=VALUE to the command line{where}.")
     for key, (test, wanted) in RULES.items():
         value = OmegaConf.select(cfg, key, default="<absent>")

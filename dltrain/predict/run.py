@@ -14,7 +14,8 @@ the tasks return: one PNG per picture, named ``<file stem>_<kind>.png``, and
     {"checkpoint": ..., "task": ..., "predictions": [{"file": ..., "width": ..., "height": ...,
                                                         ..., "outputs": {"overlay": "cat_overlay.png"}}]}
 
-The output folder is the run's own directory unless ``predict.output_dir`` is
+The output folder is the command's own (``<run>/predict_<date>_<time>_<id>/``
+inside the checkpoint's run, dltrain/launch/output_dirs.py) unless ``predict.output_dir`` is
 set; a folder that already holds a predictions.json is refused, so an earlier
 prediction is never overwritten. predictions.json is written last and
 atomically: it exists only when every file was predicted.

@@ -78,7 +78,7 @@ def test_truncation_must_be_positive():
 def test_cgan_biggan_debug_run_reports_sample_accuracy_and_distance(cli, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cli("model=cgan_biggan", "trainer=debug", "task.classifier_steps=50")
-    (run_dir,) = run_dirs(cli.root, "cgan_biggan_digits")
+    (run_dir,) = run_dirs(cli.root, "cgan_biggan_digits", debug=True)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["monitor"] == "val/sample_accuracy"
     assert 0 <= results["final"]["val/sample_accuracy"] <= 1 and results["final"]["val/frechet_distance"] > 0

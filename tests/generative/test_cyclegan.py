@@ -78,7 +78,7 @@ def test_unpaired_folder_explains_a_missing_layout(tmp_path):
 def test_cyclegan_debug_run(cli, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cli("model=cyclegan", "data=digits_thin2thick", "trainer=debug")
-    (run_dir,) = run_dirs(cli.root, "cyclegan_digits_thin2thick")
+    (run_dir,) = run_dirs(cli.root, "cyclegan_digits_thin2thick", debug=True)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["monitor"] == "val/cycle_l1" and 0 < results["final"]["val/cycle_l1"] < 1
     assert "test/translation_l1" in results["test"]

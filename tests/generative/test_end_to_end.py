@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 def test_dcgan_debug_run_logs_losses_distance_and_samples(cli, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny convolutions: one thread is faster on a shared CPU
     cli("model=dcgan", "data.image_size=16", "trainer=debug")
-    (run_dir,) = run_dirs(cli.root, "dcgan_digits")
+    (run_dir,) = run_dirs(cli.root, "dcgan_digits", debug=True)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["monitor"] == "val/frechet_distance" and results["final"]["val/frechet_distance"] > 0
     assert "test/frechet_distance" in results["test"]

@@ -84,7 +84,7 @@ def test_paired_folder_reads_side_by_side_pairs_and_explains_a_missing_layout(tm
 def test_pix2pix_debug_run(cli, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cli("model=pix2pix", "data=digits_edges2digits", "trainer=debug")
-    (run_dir,) = run_dirs(cli.root, "pix2pix_digits_edges2digits")
+    (run_dir,) = run_dirs(cli.root, "pix2pix_digits_edges2digits", debug=True)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["monitor"] == "val/l1" and 0 < results["final"]["val/l1"] < 1 and "test/l1" in results["test"]
 

@@ -77,7 +77,7 @@ def test_style_transfer_command_writes_the_stylised_image(cli, monkeypatch, phot
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cli("task=style_transfer", f"style_transfer.content={photos[0]}", f"style_transfer.style={photos[1]}",
         "style_transfer.image_size=32", "trainer=debug")
-    (run_dir,) = run_dirs(cli.root, "mlp_style_images")
+    (run_dir,) = run_dirs(cli.root, "mlp_style_images", debug=True)
     with Image.open(run_dir / "stylised.png") as image:
         assert image.size == (48, 32)
     results = json.loads((run_dir / "results.json").read_text())

@@ -14,15 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from dltrain.data.graph.synthetic import SBMData
 
 
-def results(cli, task_name: str) -> dict:
-    (run_dir,) = run_dirs(cli.root, task_name)
+def results(cli, task_name: str, debug: bool = False) -> dict:
+    (run_dir,) = run_dirs(cli.root, task_name, debug)
     return json.loads((run_dir / "results.json").read_text())
 
 
 def test_gcn_on_karate_club_runs_from_the_command_line(cli, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cli("model=gcn", "data=karate_club", "trainer=debug", "logger=csv")
-    found = results(cli, "gcn_karate_club")
+    found = results(cli, "gcn_karate_club", debug=True)
     assert {"test/acc", "test/loss"} <= set(found["test"]) and found["params"] > 0
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import run_dirs, train_here
+from helpers import train_here
 from torch import nn
 
 from dltrain import api
@@ -50,10 +50,10 @@ def test_test_time_flip_helps_a_flip_trained_model_and_hurts_one_that_never_saw_
         run = train_here(cli.root, "model=lenet", f"data.augment.horizontal_flip={horizontal_flip}", "logger=[]")
         best = run / "checkpoints" / "best.ckpt"
         plain = api.evaluate(best, run_dir=cli.root / f"plain_{horizontal_flip}")
-        before = set(run_dirs(cli.root, "lenet_digits"))
+        before = set(best.parent.parent.glob("eval_*"))
         cli("mode=eval", f"ckpt_path={best}", "model=lenet", f"data.augment.horizontal_flip={horizontal_flip}",
             "task.test_time_flip=true")  # as a user evaluates a checkpoint with the flip
-        (eval_dir,) = set(run_dirs(cli.root, "lenet_digits")) - before
+        (eval_dir,) = set(best.parent.parent.glob("eval_*")) - before  # inside the run it evaluates
         evaluated = json.loads((eval_dir / "results.json").read_text())["test"]
         if horizontal_flip:
             assert evaluated["test/loss"] < plain["test/loss"] - 0.01

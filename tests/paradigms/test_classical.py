@@ -97,7 +97,7 @@ def test_california_housing_offline_fails_in_one_sentence(tmp_path):
 
 def test_cli_logistic_regression_on_breast_cancer_logs_metrics_and_curves(cli):
     cli("model=logistic_regression", "data=breast_cancer", "trainer=debug")
-    (run_dir,) = run_dirs(cli.root, "logistic_regression_breast_cancer")
+    (run_dir,) = run_dirs(cli.root, "logistic_regression_breast_cancer", debug=True)
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
     assert {"val/acc", "val/precision", "val/recall", "val/roc_auc"} <= set(events.Tags()["scalars"])
     assert {"val/roc_curve", "val/pr_curve", "test/roc_curve"} <= set(events.Tags()["images"])

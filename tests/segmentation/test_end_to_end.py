@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 def test_unet_on_shapes_runs_end_to_end(cli):
     cli("model=unet", "data=shapes_seg", "trainer=debug", "model.base_channels=8", "data.num_val=32",
         "data.num_test=32")
-    (run_dir,) = run_dirs(cli.root, "unet_shapes_seg")
+    (run_dir,) = run_dirs(cli.root, "unet_shapes_seg", debug=True)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["monitor"] == "val/miou" and 0 <= results["best"] <= 1
     assert {"test/miou", "test/pixel_acc", "test/mean_acc", "test/fwiou", "test/iou_circle"} <= set(results["test"])

@@ -119,7 +119,7 @@ def test_downloadable_corpora_fail_offline_in_one_sentence(corpus, tmp_path, mon
 def test_lstm_on_python_chars_end_to_end(cli):
     cli("model=lstm", "data=python_chars", "trainer=debug", "model.hidden_size=32", "task.sample_length=20",
         "data.batch_size=8")
-    (run_dir,) = run_dirs(cli.root, "lstm_python_chars")
+    (run_dir,) = run_dirs(cli.root, "lstm_python_chars", debug=True)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["monitor"] == "val/perplexity" and results["test"]["test/perplexity"] > 1
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"tensors": 0}).Reload()

@@ -113,7 +113,7 @@ def test_exact_match_and_bleu_against_hand_computed_values():
 def test_cli_trains_attention_seq2seq_on_dates_and_logs_the_attention_map(cli):
     cli("model=seq2seq_attention", "data=dates", "trainer=debug", "data.num_examples=400", "model.hidden_size=16",
         "model.embed_dim=8", "model.attention_size=16", "task.max_decode_len=12")
-    (run,) = (cli.root / "outputs" / "seq2seq_attention_dates").iterdir()
+    (run,) = (cli.root / "outputs" / "debug" / "seq2seq_attention_dates").iterdir()  # trainer=debug's own folder
     results = json.loads((run / "results.json").read_text())
     assert {"val/exact_match", "val/bleu_char", "val/loss"} <= set(results["final"])
     # a debug run checks the config: greedy decoding only (beam search made it take minutes on full experiments)

@@ -29,7 +29,7 @@ INPUT_KINDS = {2: "features", 3: "signals", 4: "images"}  # by the number of axe
 SPLIT_KEYS = {"train": ("x", "y"), "val": ("x_val", "y_val"), "test": ("x_test", "y_test")}
 READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 LAYOUT_HINT = ("save inputs as x and targets as y: np.savez(FILE.npz, x=inputs, y=targets), optionally with x_val / "
-               "y_val and x_test / y_test (docs/own_data.md, 'Layouts').")
+               "y_val and x_test / y_test (dltrain --help own_data, 'Layouts').")
 
 
 class ArrayData(ExampleArrays):

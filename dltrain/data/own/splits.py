@@ -65,4 +65,4 @@ def _cut(rows: np.ndarray, labels: np.ndarray | None, share: float, seed: int, s
 
 def empty_split(name: str, source: str) -> str:
     return (f"The {name} split of {source} would hold no examples; add examples, raise data.{name}_fraction, "
-            f"or give the {name} split in its own file (docs/own_data.md, 'Layouts').")
+            f"or give the {name} split in its own file (dltrain --help own_data, 'Layouts').")
