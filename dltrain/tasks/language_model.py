@@ -27,7 +27,6 @@ from torch import nn
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
 
-
 QUICK_CHECK_SAMPLE_LENGTH = 8  # tokens sampled under trainer=debug: the sampling code runs, in a fraction of a second
 
 
