@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 from helpers import run_dirs
+from tb_reading import hparams_rows
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
@@ -24,15 +26,21 @@ def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):
     assert (run_dir / ".hydra" / "config.yaml").is_file()
 
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
-    assert {"step", "train/loss", "val/acc", "lr"} <= set(rows[0])
+    assert {"step", "train/loss", "val/acc", "train/lr"} <= set(rows[0])
     assert sum(1 for row in rows if row["val/acc"]) == 20  # one validation row per epoch
 
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0, "histograms": 0}).Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {"train/loss", "val/acc", "val/acc_top5", "val/loss", "lr", "train/loss_epoch"} <= scalars
+    assert {"train/loss", "val/acc", "val/acc_top5", "val/loss", "train/lr", "train/loss_epoch"} <= scalars
+    assert {tag.split("/")[0] for tag in scalars} == {"train", "val", "test"}  # SCALARS opens on the curves
     assert {"val/confusion_matrix", "val/predictions"} <= set(events.Tags()["images"])
     assert any(tag.startswith("weights/") for tag in events.Tags()["histograms"])
     assert any(tag.startswith("gradients/") for tag in events.Tags()["histograms"])
-    assert "hparams/val/acc" in scalars  # the final metrics, for TensorBoard's HPARAMS tab
-    learning_rates = [e.value for e in events.Scalars("lr")]
+    (hparams_row,) = hparams_rows(run_dir / "tb")  # the best epoch's metrics, for TensorBoard's HPARAMS tab
+    assert hparams_row.run_name == "defaults" and hparams_row.hparams == {}  # a bare command sets nothing
+    assert hparams_row.metrics["val/acc"][1] == pytest.approx(results["best"], abs=1e-6)
+    learning_rates = [e.value for e in events.Scalars("train/lr")]
     assert learning_rates[0] > learning_rates[-1]  # cosine schedule by default
+    assert {"confusion_matrix.png", "confusion_matrix_normalized.png", "pr_curves.png"} <= {
+        p.name for p in (run_dir / "plots").iterdir()}
+    assert len(list(csv.DictReader((run_dir / "per_class.csv").open()))) == 10

@@ -76,6 +76,7 @@ class ClassificationTask(Task):
         self._validations = 0  # passes logged so far: the labelled figures are drawn at some of them
         self._confusion: torch.Tensor | None = None  # the last pass's (kept after reset_metrics for figures)
         self._pr_counts: dict[str, torch.Tensor] | None = None
+        self._last_pass = "val"
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``target``: class indices (N,), or class probabilities (N, C) from MixUp / CutMix."""
@@ -121,6 +122,7 @@ class ClassificationTask(Task):
         values = self.metrics.compute()
         self._confusion = self.metrics.confusion.cpu()
         self._pr_counts = self.metrics.pr_curves()
+        self._last_pass = prefix
         return {f"{prefix}/{k}": v for k, v in values.items()}
 
     def reset_metrics(self) -> None:
@@ -168,12 +170,14 @@ class ClassificationTask(Task):
         from dltrain.visuals.confusion import confusion_figure
         from dltrain.visuals.precision_recall import pr_curves_figure
 
-        names = self.all_class_names()
-        save_figure(confusion_figure(self._confusion, names), plots_dir / "confusion_matrix.png")
-        save_figure(confusion_figure(self._confusion, names, normalized=True),
+        names, split = self.all_class_names(), self._last_pass
+        save_figure(confusion_figure(self._confusion, names, title=f"{split} confusion matrix"),
+                    plots_dir / "confusion_matrix.png")
+        save_figure(confusion_figure(self._confusion, names, normalized=True, title=f"{split} confusion matrix"),
                     plots_dir / "confusion_matrix_normalized.png")
         if self._pr_counts is not None:
-            save_figure(pr_curves_figure(self._pr_counts, names), plots_dir / "pr_curves.png")
+            save_figure(pr_curves_figure(self._pr_counts, names, title=f"{split} precision-recall per class"),
+                        plots_dir / "pr_curves.png")
 
     def per_class_metrics(self) -> list[dict[str, Any]] | None:
         """Precision, recall, F1 and support of each class over the last pass (scikit-learn's definitions)."""
