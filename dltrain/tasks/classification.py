@@ -77,6 +77,7 @@ class ClassificationTask(Task):
         self._confusion: torch.Tensor | None = None  # the last pass's (kept after reset_metrics for figures)
         self._pr_counts: dict[str, torch.Tensor] | None = None
         self._last_pass = "val"
+        self._logged_confusion_figure = False  # at the last pass (then its image is in the loggers' last_images)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``target``: class indices (N,), or class probabilities (N, C) from MixUp / CutMix."""
@@ -122,7 +123,7 @@ class ClassificationTask(Task):
         values = self.metrics.compute()
         self._confusion = self.metrics.confusion.cpu()
         self._pr_counts = self.metrics.pr_curves()
-        self._last_pass = prefix
+        self._last_pass, self._logged_confusion_figure = prefix, False
         return {f"{prefix}/{k}": v for k, v in values.items()}
 
     def reset_metrics(self) -> None:
@@ -162,6 +163,7 @@ class ClassificationTask(Task):
 
             figure = confusion_figure(self._confusion, self.all_class_names(), title=f"{prefix} confusion matrix")
             logger.log_image(f"{prefix}/confusion_matrix", figure_to_uint8(figure), step)
+            self._logged_confusion_figure = True  # plots/confusion_matrix.png: this image, kept by the loggers
 
     def save_figures(self, plots_dir: Path) -> None:
         """plots/confusion_matrix.png (counts), confusion_matrix_normalized.png, pr_curves.png of the last pass."""
@@ -171,8 +173,9 @@ class ClassificationTask(Task):
         from dltrain.visuals.precision_recall import pr_curves_figure
 
         names, split = self.all_class_names(), self._last_pass
-        save_figure(confusion_figure(self._confusion, names, title=f"{split} confusion matrix"),
-                    plots_dir / "confusion_matrix.png")
+        if not self._logged_confusion_figure:  # else the loggers' copy of the last pass's figure is written there
+            save_figure(confusion_figure(self._confusion, names, title=f"{split} confusion matrix"),
+                        plots_dir / "confusion_matrix.png")
         save_figure(confusion_figure(self._confusion, names, normalized=True, title=f"{split} confusion matrix"),
                     plots_dir / "confusion_matrix_normalized.png")
         if self._pr_counts is not None:
