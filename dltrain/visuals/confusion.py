@@ -23,15 +23,22 @@ def confusion_figure(confusion: torch.Tensor, class_names: Sequence[str], normal
     counts = confusion.detach().cpu().double()
     n = counts.shape[0]
     shares = (counts / counts.sum(dim=1, keepdim=True).clamp(min=1)).numpy()
-    side = min(max(0.5 * n + 2.5, 5.0), 16.0)  # inches: cells stay legible, big matrices stay on screen
-    figure = new_figure(side + 1.2, side)
-    axes = figure.add_subplot()
+    names = [str(name) for name in class_names] if n <= MAX_TICK_LABELS else []
+    longest = max(map(len, names), default=1)
+    # inches; the axes are placed by hand (no layout engine: it would double the drawing time, paid every
+    # few validations): a square matrix, room on the left and below for the names, on the right for the colour bar
+    side = min(max(0.45 * n + 1.5, 4.5), 14.0)
+    left, bottom, top, right = 0.6 + 0.08 * min(longest, 24), 0.5 + 0.06 * min(longest, 24), 0.45, 1.2
+    width, height = left + side + right, bottom + side + top
+    figure = new_figure(width, height, layout=None)
+    axes = figure.add_axes((left / width, bottom / height, side / width, side / height))
     shown = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
-    figure.colorbar(shown, ax=axes, shrink=0.8, label="share of the true class")
-    if n <= MAX_TICK_LABELS:
-        names = [str(name) for name in class_names]
-        axes.set_xticks(range(n), names, rotation=45 if max(map(len, names), default=0) > 3 else 0, ha="right"
-                        if max(map(len, names), default=0) > 3 else "center")
+    bar = figure.add_axes(((left + side + 0.2) / width, bottom / height, 0.2 / width, side / height))
+    figure.colorbar(shown, cax=bar, label="share of the true class")
+    if names:
+        slanted = longest > 3
+        axes.set_xticks(range(n), names, rotation=45 if slanted else 0, ha="right" if slanted else "center",
+                        rotation_mode="anchor" if slanted else "default")
         axes.set_yticks(range(n), names)
     if n <= MAX_CELL_TEXT:
         size = 10 if n <= 12 else 7
