@@ -225,3 +225,20 @@ def test_a_generative_runs_sample_grid_lands_in_plots(tmp_path):
     with Image.open(run_dir / "plots" / "samples.png") as image:  # the test pass's grid, as TensorBoard shows it
         assert min(image.size) >= 64 and image.convert("L").getextrema()[1] > 0
     assert not (run_dir / "per_class.csv").exists()  # no classes to score
+
+
+def test_a_binary_classifier_logs_its_pr_curve_for_tensorboards_pr_curves_tab():
+    from dltrain.tasks.binary_classification import BinaryClassificationTask
+
+    task = BinaryClassificationTask(nn.Linear(3, 1), class_names=["benign", "malignant"])
+    generator = torch.Generator().manual_seed(3)
+    features, target = torch.randn(64, 3, generator=generator), torch.randint(0, 2, (64,), generator=generator)
+    task.validation_step((features, target), 0)
+    task.compute_metrics("val")
+    logged = {}
+    logger = type("Logger", (), {"log_image": lambda *a: None,
+                                 "log_pr_curve": lambda self, tag, counts, step: logged.update({tag: counts})})()
+    task.log_visuals(logger, 5, "val")
+    counts = logged["val/pr/malignant"]
+    assert int(counts["true_positives"][0] + counts["false_negatives"][0]) == int(target.sum())  # threshold 0
+    assert int(counts["true_positives"][0] + counts["false_positives"][0]) == 64  # everything predicted positive

@@ -87,12 +87,23 @@ class ClassificationMetrics:
         as predicting the class; thresholds i / (T-1). None when the class count is over PR_CURVE_MAX_CLASSES."""
         if not self.keeps_scores:
             return None
-        counts = self.score_counts.cpu()
-        at_or_above = counts.flip(-1).cumsum(-1).flip(-1)  # samples scoring >= each threshold
-        negatives, positives = counts[:, 0].sum(-1, keepdim=True), counts[:, 1].sum(-1, keepdim=True)
-        true_positives, false_positives = at_or_above[:, 1], at_or_above[:, 0]
-        return {"true_positives": true_positives, "false_positives": false_positives,
-                "true_negatives": negatives - false_positives, "false_negatives": positives - true_positives}
+        return counts_at_thresholds(self.score_counts.cpu())
+
+
+def binned_scores(scores: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+    """(2, T): how many negatives (row 0) and positives (row 1) scored in each bin (one class against the rest)."""
+    bins = PR_CURVE_THRESHOLDS
+    bucket = (scores.float() * (bins - 1)).floor().long().clamp(0, bins - 1)
+    return torch.bincount(positive.long().flatten() * bins + bucket.flatten(), minlength=2 * bins).view(2, bins)
+
+
+def counts_at_thresholds(binned: torch.Tensor) -> dict[str, torch.Tensor]:
+    """True / false positives and negatives at each threshold i / (T-1) from ``binned`` (..., 2, T) counts."""
+    at_or_above = binned.flip(-1).cumsum(-1).flip(-1)  # samples scoring >= each threshold
+    negatives, positives = binned[..., 0, :].sum(-1, keepdim=True), binned[..., 1, :].sum(-1, keepdim=True)
+    true_positives, false_positives = at_or_above[..., 1, :], at_or_above[..., 0, :]
+    return {"true_positives": true_positives, "false_positives": false_positives,
+            "true_negatives": negatives - false_positives, "false_negatives": positives - true_positives}
 
 
 def per_class_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
