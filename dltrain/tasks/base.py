@@ -24,17 +24,17 @@ Evaluation (validation, test, ``mode=eval``)
                                ``log_text``, ``log_pr_curve``). The loggers keep the last image of each tag:
                                at the end of a run those of its last pass become plots/<name>.png.
 
+    ``quick_check``            True under ``trainer=debug`` (``fast_dev_run``; the trainer sets it): the run checks
+                               a config, it measures nothing, so evaluation takes the cheapest path through the
+                               same code (translation decodes greedily, no beam search; a language model samples
+                               a few tokens for TensorBoard; a classifier draws no matplotlib figure).
+
 At the end of a run (the run builder, dltrain/launch/figures.py: after the test pass, or after the last
 validation when the run has no test), from what the last pass kept:
     ``save_figures(plots_dir)``   figures drawn for plots/ beyond the last pass's TensorBoard images (the
                                classifier's confusion matrices and PR curves, drawn whatever the figure cadence).
     ``per_class_metrics()``    rows of per-class scores (``class`` first, numbers after) for per_class.csv and the
                                table printed at the end; ``None``: the task has none.
-
-    ``quick_check``            True under ``trainer=debug`` (``fast_dev_run``; the trainer sets it): the run checks
-                               a config, it measures nothing, so evaluation takes the cheapest path through the
-                               same code (translation decodes greedily, no beam search; a language model samples
-                               a few tokens for TensorBoard).
 
 Before training (the run builder, dltrain/launch/run.py)
     ``check_data(data)``       raise ``UserError`` if the data module cannot be used (and read what the task
