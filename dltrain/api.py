@@ -51,7 +51,7 @@ def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> d
         cfg.ckpt_path = str(continued.checkpoint) if continued.checkpoint else None
     directory = Path(run_dir) if run_dir else continued.run_dir or default_run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
-    return run.train(cfg, directory)
+    return run.train(cfg, directory, list(overrides))
 
 
 def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, float]:

@@ -31,7 +31,7 @@ def _run(cfg: DictConfig) -> float | None:
     try:
         if cfg.mode == "train":
             log.info("run dir: %s", run_dir)
-            results = run.train(cfg, run_dir)
+            results = run.train(cfg, run_dir, list(hydra_cfg.overrides.task))
             log.info("done; run dir: %s", run_dir)
             return results["best"]
         if cfg.mode in ("eval", "predict"):

@@ -45,7 +45,7 @@ def train_one(name: str, epochs: int, image_size: int, run_dir: Path, overrides:
         "params": results["params"],
         "flops": results["flops_per_sample"],
         "val_acc": results["best"],
-        "s_per_epoch": results["final"]["time/epoch_s"],
+        "s_per_epoch": results["final"]["train/epoch_time_s"],
     }
 
 

@@ -195,7 +195,7 @@ def _reduce_on_rank(rank: int, port: int, results) -> None:
     task.binary.update(logits[shard, 0].sigmoid(), (target[shard] == 0).float())
     loader = torch.utils.data.DataLoader(range(25), sampler=ShardSampler(25, rank, 2, pad=False))
     distributed.DDPProcesses(rank, torch.device("cpu")).reduce_metrics(task, loader)
-    results[rank] = (task.metrics.compute(), task.binary.compute())
+    results[rank] = (task.metrics.compute(), task.binary.compute(), task.metrics.pr_curves())
     dist.destroy_process_group()
 
 
@@ -211,8 +211,9 @@ def test_metric_sums_and_kept_scores_are_reduced_over_two_gloo_processes():
     mp.spawn(_reduce_on_rank, args=(_free_port(), results), nprocs=2)
     expected = whole.compute()
     for rank in (0, 1):
-        reduced, reduced_binary = results[rank]
+        reduced, reduced_binary, reduced_curves = results[rank]
         assert reduced["acc"] == expected["acc"] and reduced["acc_top2"] == expected["acc_top2"]
+        assert all(torch.equal(reduced_curves[k], v) for k, v in whole.pr_curves().items())  # PR-curve counts
         assert reduced["loss"] == pytest.approx(expected["loss"], rel=1e-12)
         assert reduced_binary["roc_auc"] == pytest.approx(binary.compute()["roc_auc"], rel=1e-12)
 

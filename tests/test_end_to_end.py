@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 from helpers import run_dirs
+from tb_reading import hparams_rows
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
@@ -28,15 +30,21 @@ def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):
     assert [int(row["epoch"]) for row in epochs] == list(range(1, 21))  # one row per epoch, counted from 1
     assert {"step", "train/loss_epoch", "val/acc", "val/loss"} <= set(epochs[0]) and all(r["val/acc"] for r in epochs)
     steps = list(csv.DictReader((run_dir / "metrics_steps.csv").open()))
-    assert {"step", "train/loss", "lr"} <= set(steps[0]) and "val/acc" not in steps[0]
+    assert {"step", "train/loss", "train/lr"} <= set(steps[0]) and "val/acc" not in steps[0]
     assert results["final"]["epoch"] == 20
 
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0, "histograms": 0}).Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {"train/loss", "val/acc", "val/acc_top5", "val/loss", "lr", "train/loss_epoch"} <= scalars
+    assert {"train/loss", "val/acc", "val/acc_top5", "val/loss", "train/lr", "train/loss_epoch"} <= scalars
+    assert {tag.split("/")[0] for tag in scalars} == {"train", "val", "test"}  # SCALARS opens on the curves
     assert {"val/confusion_matrix", "val/predictions"} <= set(events.Tags()["images"])
     assert any(tag.startswith("weights/") for tag in events.Tags()["histograms"])
     assert any(tag.startswith("gradients/") for tag in events.Tags()["histograms"])
-    assert "hparams/val/acc" in scalars  # the final metrics, for TensorBoard's HPARAMS tab
-    learning_rates = [e.value for e in events.Scalars("lr")]
+    (hparams_row,) = hparams_rows(run_dir / "tb")  # the best epoch's metrics, for TensorBoard's HPARAMS tab
+    assert hparams_row.run_name == "defaults" and hparams_row.hparams == {}  # a bare command sets nothing
+    assert hparams_row.metrics["val/acc"][1] == pytest.approx(results["best"], abs=1e-6)
+    learning_rates = [e.value for e in events.Scalars("train/lr")]
     assert learning_rates[0] > learning_rates[-1]  # cosine schedule by default
+    assert {"confusion_matrix.png", "confusion_matrix_normalized.png", "pr_curves.png"} <= {
+        p.name for p in (run_dir / "plots").iterdir()}
+    assert len(list(csv.DictReader((run_dir / "per_class.csv").open()))) == 10

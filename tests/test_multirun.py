@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 
+import yaml
+from tb_reading import hparams_rows
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
@@ -16,9 +18,14 @@ def test_two_job_multirun_writes_a_summary_row_per_job(cli):
         assert 0.0 < float(row["best"]) <= 1.0 and float(row["test/acc"]) > 0.1
         assert row["best_epoch"] in ("1", "2")
     # each job has its own TensorBoard folder under the sweep: `tensorboard --logdir` overlays them
-    for job in ("0", "1"):
+    for job, optimizer in (("0", "sgd"), ("1", "adam")):
         events = EventAccumulator(str(sweep / job / "tb")).Reload()
         assert "val/acc" in events.Tags()["scalars"]
+        # HPARAMS: one row per job, named after what the command line and the sweep set, with those keys only
+        (row,) = hparams_rows(sweep / job / "tb")
+        job_overrides = yaml.safe_load((sweep / job / ".hydra" / "overrides.yaml").read_text())  # as Hydra wrote
+        assert job_overrides[0] == f"optimizer={optimizer}" and row.run_name == ",".join(job_overrides)  # them
+        assert row.hparams == {"optimizer": optimizer, "trainer.max_epochs": 2, "trainer.log_histograms": False}
 
 
 def test_optuna_search_runs_trials_and_reports_the_best(cli):

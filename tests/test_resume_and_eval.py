@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 from helpers import run_dirs, train_here
+from tb_reading import hparams_rows
 
 from dltrain import checkpoint
 
@@ -36,6 +37,11 @@ def test_ckpt_path_last_resumes_the_newest_run_and_can_train_longer(cli):
     state = checkpoint.load(first / "checkpoints" / "last.ckpt")
     assert state["epoch"] == 3  # continued from epoch 2 of the first run
     assert f"resumed from {first}" in (first / "train.log").read_text()
+    # one HPARAMS row, the continuation's: what it was asked (not where it resumed from), the best epoch's metrics
+    (row,) = hparams_rows(first / "tb")
+    assert row.run_name == "trainer.max_epochs=3,trainer.log_histograms=false"
+    results = json.loads((first / "results.json").read_text())
+    assert row.metrics["val/acc"][1] == pytest.approx(results["best"], abs=1e-6)
 
 
 def test_checkpoint_holds_everything_needed_and_loads_weights_only(cli):

@@ -19,7 +19,7 @@ def floats(logs: dict[str, Any]) -> dict[str, float]:
 
 
 def learning_rate_postfix(learning_rates: dict[str, float]) -> dict[str, str]:
-    return {k: f"{v:.3g}" for k, v in learning_rates.items()}
+    return {k.removeprefix("train/"): f"{v:.3g}" for k, v in learning_rates.items()}
 
 
 def epoch_line(metrics: dict[str, float]) -> str:

@@ -3,16 +3,29 @@
 Loggers are built from ``configs/logger``; the trainer hands each the run
 directory in ``setup`` and calls only the methods below. ``LoggerGroup``
 fans a call out to all of them, so tasks log images the same way whatever
-loggers are on.
+loggers are on, and keeps the last image of each tag: the run builder writes
+those of the run's last pass into plots/ (dltrain/launch/figures.py).
+
+TensorBoard's layout: SCALARS holds the train/, val/ and test/ sections only
+(the learning rate is ``train/lr``; the ``epoch`` counter of the metrics is
+for metrics.csv and is not a TensorBoard scalar, whose x-axis is the step).
+HPARAMS gets one row per run, written once at its end into a sub-run of tb/
+named after the command-line overrides (``tb/optimizer=adam,optimizer.lr=0.01``):
+its hyperparameters are the keys the command line or the sweep set, its metric
+values the best epoch's (as single points at that epoch's step, under the
+same tags as the curves, so no ``hparams/`` cards are added).
 """
 from __future__ import annotations
 
 import csv
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+
+NOT_TENSORBOARD_SCALARS = frozenset({"epoch"})  # a counter against the step, not a curve worth a card
 
 
 class Logger:
@@ -22,7 +35,12 @@ class Logger:
     def log_image(self, tag: str, image: torch.Tensor, step: int) -> None: ...
     def log_histogram(self, tag: str, values: torch.Tensor, step: int) -> None: ...
     def log_text(self, tag: str, text: str, step: int) -> None: ...
-    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None: ...
+    def log_pr_curve(self, tag: str, counts: dict[str, torch.Tensor], step: int) -> None:
+        """A precision-recall curve from counts per threshold (``true_positives``, ``false_positives``,
+        ``true_negatives``, ``false_negatives``; thresholds i / (T-1))."""
+    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], run_name: str, step: int) -> None:
+        """One HPARAMS row: ``hparams`` (what the command line set), ``metrics`` (the best epoch's, at ``step``),
+        named ``run_name``."""
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
@@ -37,11 +55,13 @@ class TensorBoardLogger(Logger):
 
         # events of steps after a resumed checkpoint (written before a kill) are dropped: TensorBoard shows one run
         purge_step = None if resume_step is None else resume_step + 1
-        self.writer = SummaryWriter(log_dir=str(run_dir / self.subdir), purge_step=purge_step)
+        self.log_dir = run_dir / self.subdir
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=purge_step)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         for name, value in metrics.items():
-            self.writer.add_scalar(name, value, step)
+            if name not in NOT_TENSORBOARD_SCALARS:
+                self.writer.add_scalar(name, value, step)
 
     def log_image(self, tag: str, image: torch.Tensor, step: int) -> None:
         self.writer.add_image(tag, image, step)
@@ -52,16 +72,30 @@ class TensorBoardLogger(Logger):
     def log_text(self, tag: str, text: str, step: int) -> None:
         self.writer.add_text(tag, text, step)
 
-    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
-        """Write into this run's own event file, so the HPARAMS tab lines up with its scalars."""
+    def log_pr_curve(self, tag: str, counts: dict[str, torch.Tensor], step: int) -> None:
+        tp, fp = counts["true_positives"].double(), counts["false_positives"].double()
+        fn = counts["false_negatives"].double()
+        precision = torch.where(tp + fp > 0, tp / (tp + fp).clamp(min=1), 1.0)  # no prediction: nothing wrong
+        recall = tp / (tp + fn).clamp(min=1)
+        self.writer.add_pr_curve_raw(tag, tp, fp, counts["true_negatives"].double(), fn, precision, recall, step,
+                                     num_thresholds=tp.numel())
+
+    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], run_name: str, step: int) -> None:
+        """A sub-run of tb/ holding the HPARAMS session and its metric values. TensorBoard reads a session's metric
+        values from the last scalars of its run; in this run's own folder they would be the last epoch's."""
+        from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams as hparams_summary
 
+        for old in self.log_dir.iterdir():  # a continued run with other overrides: one HPARAMS row, the latest
+            if old.is_dir():
+                shutil.rmtree(old)
         clean = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()}
-        finite = {f"hparams/{k}": v for k, v in metrics.items() if math.isfinite(v)}
-        for summary in hparams_summary(clean, finite):
-            self.writer.file_writer.add_summary(summary)
-        for name, value in finite.items():
-            self.writer.add_scalar(name, value, 0)
+        finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
+        with SummaryWriter(log_dir=str(self.log_dir / run_name)) as writer:
+            for summary in hparams_summary(clean, finite):
+                writer.file_writer.add_summary(summary)
+            for name, value in finite.items():
+                writer.add_scalar(name, value, step)
 
     def flush(self) -> None:
         if self.writer is not None:  # None: the run stopped before its logs were opened
@@ -170,10 +204,11 @@ class CsvTable:
 
 
 class LoggerGroup(Logger):
-    """All configured loggers behind one object."""
+    """All configured loggers behind one object; it keeps the last image logged under each tag."""
 
     def __init__(self, loggers: list[Logger]) -> None:
         self.loggers = list(loggers)
+        self.last_images: dict[str, torch.Tensor] = {}
 
     def _each(self, method: str, *args: Any) -> None:
         for logger in self.loggers:
@@ -186,6 +221,7 @@ class LoggerGroup(Logger):
         self._each("log_metrics", metrics, step)
 
     def log_image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        self.last_images[tag] = image
         self._each("log_image", tag, image, step)
 
     def log_histogram(self, tag: str, values: torch.Tensor, step: int) -> None:
@@ -194,8 +230,11 @@ class LoggerGroup(Logger):
     def log_text(self, tag: str, text: str, step: int) -> None:
         self._each("log_text", tag, text, step)
 
-    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
-        self._each("log_hparams", hparams, metrics)
+    def log_pr_curve(self, tag: str, counts: dict[str, torch.Tensor], step: int) -> None:
+        self._each("log_pr_curve", tag, counts, step)
+
+    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], run_name: str, step: int) -> None:
+        self._each("log_hparams", hparams, metrics, run_name, step)
 
     def flush(self) -> None:
         self._each("flush")

@@ -145,9 +145,11 @@ class Optimization:
                 scheduler.step(metrics[monitor])
 
     def learning_rates(self) -> dict[str, float]:
+        """``train/lr`` (``train/lr/<optimizer>`` for several): logged beside the loss, in TensorBoard's train section."""
         single = len(self.optimizers) == 1
         return {
-            "lr" if single else f"lr/{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()
+            "train/lr" if single else f"train/lr/{name}": opt.param_groups[0]["lr"]
+            for name, opt in self.optimizers.items()
         }
 
     def state_dict(self) -> dict:

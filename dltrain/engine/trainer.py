@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class FitResult:
     metrics: dict[str, float]  # the last epoch's
     best: float | None         # the best value of the task's monitored metric, and the epoch (1-based) it came from
     best_epoch: int | None
+    best_metrics: dict[str, float] = field(default_factory=dict)  # all metrics of that epoch (HPARAMS shows them)
+    best_step: int | None = None  # the optimizer step at the end of that epoch
 
 
 class Trainer:
@@ -171,7 +173,8 @@ class Trainer:
         finally:  # no process leaves fit, at its end or by an error, with its own checkpoint write half done
             self.run_state.wait()
         self.dist.finish()
-        return FitResult(self.last_metrics, self.best.value, self.best.epoch)
+        return FitResult(self.last_metrics, self.best.value, self.best.epoch, dict(self.best.metrics or {}),
+                         self.best.step)
 
     def _epochs(self, task: Task, data: Any, start_epoch: int) -> None:
         """For each epoch: train -> validate -> callbacks (checkpoint, early stop); until the last or a stop."""
@@ -186,8 +189,10 @@ class Trainer:
                     metrics |= self.validate(task, data.val_dataloader(), visuals=draws)
                     self.optim.step_plateau(metrics, task.monitor)
                 metrics["epoch"] = self.epoch + 1  # 1-based, as the console, best_epoch and metrics.csv count
-                metrics["time/epoch_s"] = time.perf_counter() - started
-                self.best.update(metrics, self.epoch + 1)
+                # wall time of the epoch, its validation included; under train/: TensorBoard's first sections
+                # are train/ and val/ (it orders sections by name, and a time/ section would come between them)
+                metrics["train/epoch_time_s"] = time.perf_counter() - started
+                self.best.update(metrics, self.epoch + 1, self.global_step)
                 self.loggers.log_metrics(metrics, self.global_step)
                 if self.log_histograms and draws:
                     self.log_weight_histograms(task)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from dltrain.checkpoint.files import save_weights
 from dltrain.checkpoint.run_state import load_inference_weights, restore_evaluation_callbacks, tested_weights
 from dltrain.engine.environment import seed_everything
 from dltrain.errors import UserError
-from dltrain.launch import build, cross_validation, resume, validate
+from dltrain.launch import build, cross_validation, figures, hparams, resume, validate
 from dltrain.launch.config import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,10 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> Path | None:
     return found
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def train(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Train (or cross-validate with ``cv.folds=K``); returns the contents of results.json. While it trains, the
-    run directory holds a lock naming this process, so ``ckpt_path=last`` elsewhere never continues it."""
+    run directory holds a lock naming this process, so ``ckpt_path=last`` elsewhere never continues it.
+    ``overrides``: the command line's (or the sweep job's), the hyperparameters TensorBoard's HPARAMS shows."""
     validate.check(cfg)  # the command line did already (preflight); the Python API comes here directly
     rank_zero = int(os.environ.get("RANK", "0")) == 0
     ckpt_path = resolve_ckpt_path(cfg, run_dir) if rank_zero else cfg.get("ckpt_path")  # rank 0 resolved for all
@@ -53,24 +55,24 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         stored_config.rebuild(checkpoint.load(ckpt_path)["config"], f"The checkpoint {ckpt_path}", cfg, [],
                               CONFIG_DIR)
     if not rank_zero:
-        return _train(cfg, run_dir, ckpt_path)
+        return _train(cfg, run_dir, ckpt_path, overrides)
     resume.hold_lock(run_dir)
     try:
-        return _train(cfg, run_dir, ckpt_path)
+        return _train(cfg, run_dir, ckpt_path, overrides)
     finally:
         resume.release_lock(run_dir)
 
 
-def _train(cfg: DictConfig, run_dir: Path, ckpt_path: Path | None) -> dict[str, Any]:
+def _train(cfg: DictConfig, run_dir: Path, ckpt_path: Path | None, overrides: Sequence[str]) -> dict[str, Any]:
     seed_everything(cfg.seed)  # before any model or data is built: initial weights depend on the seed
     data = build.build_data(cfg)
     folds = OmegaConf.select(cfg, "cv.folds", default=0) or 0
     if folds < 2:
-        return fit_and_test(cfg, data, run_dir, ckpt_path)
+        return fit_and_test(cfg, data, run_dir, ckpt_path, overrides)
 
     def train_fold(fold: int) -> dict[str, Any]:
         seed_everything(cfg.seed)  # every fold starts from the same initial weights
-        results = fit_and_test(cfg, data, run_dir / f"fold_{fold}", ckpt_path)
+        results = fit_and_test(cfg, data, run_dir / f"fold_{fold}", ckpt_path, overrides)
         return {"best": results["best"], **{k: v for k, v in results["final"].items() if k.startswith("val/")}}
 
     summary = cross_validation.cross_validate(data, folds, bool(cfg.cv.stratified), cfg.seed, train_fold)
@@ -80,8 +82,10 @@ def _train(cfg: DictConfig, run_dir: Path, ckpt_path: Path | None) -> dict[str, 
     return {"best": summary["best/mean"], "cv": summary}
 
 
-def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path, ckpt_path: Path | None = None) -> dict[str, Any]:
-    """Train one model on ``data``, test the best weights, write results.json."""
+def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path, ckpt_path: Path | None = None,
+                 overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Train one model on ``data``, test the best weights, write results.json, plots/ and per_class.csv, and
+    TensorBoard's HPARAMS row (the overrides, the best epoch's metrics and the test's)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     task = build.build_task(cfg)
     build.check_model_fits_data(task, data, cfg)
@@ -107,8 +111,13 @@ def fit_and_test(cfg: DictConfig, data: Any, run_dir: Path, ckpt_path: Path | No
             "test": test_metrics,
             **trainer.model_facts,
         }
-        hparams = _flat_choices(cfg)
-        trainer.loggers.log_hparams(hparams, {**final, **test_metrics})
+        if trainer.is_global_zero and not trainer.fast_dev_run:  # trainer=debug checks a config; it draws nothing
+            figures.write_end_of_run(task, trainer.loggers, run_dir, "test" if test_metrics else "val")
+        best_metrics = fit.best_metrics or final  # no monitored value ever (a NaN run): the last epoch
+        shown = {k: v for k, v in best_metrics.items() if k.startswith("val/") or k == "train/loss_epoch"}
+        trainer.loggers.log_hparams(hparams.hparams(cfg, overrides), {**shown, **test_metrics},
+                                    hparams.run_name(overrides),
+                                    fit.best_step if fit.best_step is not None else trainer.global_step)
     finally:
         trainer.loggers.close()
     if trainer.is_global_zero:  # under DDP every rank has the same (reduced) results; rank 0 writes them
@@ -158,6 +167,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, state: dict[str, Any] | None = None
     load_inference_weights(task, state if state is not None else checkpoint.load(cfg.ckpt_path))
     try:
         metrics = trainer.test(task, data)
+        if trainer.is_global_zero and not trainer.fast_dev_run:
+            figures.write_end_of_run(task, trainer.loggers, run_dir, "test")
     finally:
         trainer.loggers.close()
     if trainer.is_global_zero:
@@ -165,12 +176,3 @@ def evaluate(cfg: DictConfig, run_dir: Path, state: dict[str, Any] | None = None
     log.info("test metrics of %s: %s", cfg.ckpt_path, {k: round(v, 4) for k, v in metrics.items()})
     return metrics
 
-
-def _flat_choices(cfg: DictConfig) -> dict[str, Any]:
-    """The hyperparameters a sweep varies: group choices plus the optimizer's numbers."""
-    choices = {k: v for k, v in build._choices(cfg).items() if not k.startswith("hydra") and v is not None}
-    for key in ("lr", "weight_decay", "momentum"):
-        if key in cfg.optimizer:
-            choices[f"optimizer.{key}"] = cfg.optimizer[key]
-    choices["seed"] = cfg.seed
-    return choices

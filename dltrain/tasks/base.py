@@ -20,12 +20,21 @@ Evaluation (validation, test, ``mode=eval``)
     ``reset_metrics()``           which clears what the validation steps accumulated.
     ``distributed_metrics``    names of metric accumulators whose ``summed_state`` DDP all-reduces after a
                                sharded pass; empty: every process evaluates the whole split (exact, redundant).
-    ``log_visuals(logger, step, prefix)``   images / figures at the end of a pass.
+    ``log_visuals(logger, step, prefix)``   images / figures at the end of a pass (``logger.log_image``,
+                               ``log_text``, ``log_pr_curve``). The loggers keep the last image of each tag:
+                               at the end of a run those of its last pass become plots/<name>.png.
 
     ``quick_check``            True under ``trainer=debug`` (``fast_dev_run``; the trainer sets it): the run checks
                                a config, it measures nothing, so evaluation takes the cheapest path through the
                                same code (translation decodes greedily, no beam search; a language model samples
-                               a few tokens for TensorBoard).
+                               a few tokens for TensorBoard; a classifier draws no matplotlib figure).
+
+At the end of a run (the run builder, dltrain/launch/figures.py: after the test pass, or after the last
+validation when the run has no test), from what the last pass kept:
+    ``save_figures(plots_dir)``   figures drawn for plots/ beyond the last pass's TensorBoard images (the
+                               classifier's confusion matrices and PR curves, drawn whatever the figure cadence).
+    ``per_class_metrics()``    rows of per-class scores (``class`` first, numbers after) for per_class.csv and the
+                               table printed at the end; ``None``: the task has none.
 
 Before training (the run builder, dltrain/launch/run.py)
     ``check_data(data)``       raise ``UserError`` if the data module cannot be used (and read what the task
@@ -54,6 +63,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -109,6 +119,15 @@ class Task(nn.Module):
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         """Images or figures for TensorBoard at the end of a validation pass (optional)."""
+
+    # --- end of a run -------------------------------------------------------------
+    def save_figures(self, plots_dir: Path) -> None:
+        """Figures of the last evaluation pass drawn into ``plots_dir`` (optional; the last pass's TensorBoard
+        images are written there anyway)."""
+
+    def per_class_metrics(self) -> list[dict[str, Any]] | None:
+        """Per-class scores of the last evaluation pass, one dict per class (optional)."""
+        return None
 
     # --- before training --------------------------------------------------------
     def check_data(self, data: Any) -> None:

@@ -6,7 +6,8 @@ sigmoid and the log in one numerically stable step), whatever the root
 softmax probability of class 1 is sigmoid(z1 - z0), so z1 - z0 is its logit.
 
 Metrics: loss, accuracy, precision, recall (at p >= threshold) and ROC-AUC,
-exact over the pass; TensorBoard gets the ROC and precision-recall curves.
+exact over the pass; TensorBoard gets the ROC and precision-recall curves as images (plots/roc_curve.png,
+plots/pr_curve.png at the end of a run) and the precision-recall curve in its PR CURVES tab.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from torch import nn
 
 from dltrain.errors import UserError
 from dltrain.metrics.binary import BinaryMetrics, precision_recall_curve, roc_curve
+from dltrain.metrics.classification import binned_scores, counts_at_thresholds
 from dltrain.predict.records import Prediction, SampleBatch
 from dltrain.tasks.base import Task
 from dltrain.visuals.curves import curve_image
@@ -74,6 +76,9 @@ class BinaryClassificationTask(Task):
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._curves is None:
             return
+        probabilities, labels = self._curves
+        logger.log_pr_curve(f"{prefix}/pr/{self.class_names[1]}",
+                            counts_at_thresholds(binned_scores(probabilities, labels > 0.5)), step)
         fpr, tpr = roc_curve(*self._curves)
         recall, precision = precision_recall_curve(*self._curves)
         logger.log_image(f"{prefix}/roc_curve", curve_image(fpr, tpr, "ROC", "false positive rate",

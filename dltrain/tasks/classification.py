@@ -1,8 +1,12 @@
 """Classification: logits for N classes, integer targets.
 
-Metrics: loss, top-1 and top-k accuracy, balanced accuracy, all exact over
-the pass. At validation end TensorBoard gets the confusion matrix and a grid
-of sample predictions (green frame: right, red: wrong).
+Metrics: loss, accuracy, top-k accuracy (for 1 < k < classes), balanced accuracy, all exact over
+the pass. At validation end TensorBoard gets a grid of sample predictions (green frame: right, red: wrong),
+a precision-recall curve per class (PR CURVES tab, up to 10 classes) and the labelled confusion matrix (at the
+validations the trainer draws pictures at: ``trainer.visuals_every_n_validations``). At the end of a run
+(``save_figures``, ``per_class_metrics``) the last pass gives plots/confusion_matrix.png,
+plots/confusion_matrix_normalized.png, plots/pr_curves.png and the per-class precision / recall / F1 / support
+of per_class.csv.
 
 The loss config decides what the logits are compared with: cross-entropy
 takes logits and class indices; NLL takes log-softmax; BCE-with-logits takes
@@ -22,6 +26,7 @@ pays off for models trained with ``data.augment.horizontal_flip``, which have se
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,10 +35,11 @@ from torch import nn
 
 from dltrain.data.augment.mixing import BatchMixer
 from dltrain.errors import UserError
-from dltrain.metrics.classification import ClassificationMetrics
+from dltrain.metrics.classification import ClassificationMetrics, per_class_scores
 from dltrain.predict.records import ImageBatch, Prediction, SampleBatch
 from dltrain.tasks.base import Task
-from dltrain.visuals.grids import heatmap, labelled_grid
+from dltrain.visuals.figures import figure_to_uint8, save_figure
+from dltrain.visuals.grids import labelled_grid
 
 
 class ClassificationTask(Task):
@@ -67,6 +73,10 @@ class ClassificationTask(Task):
         self.num_sample_images = num_sample_images
         self.test_time_flip = test_time_flip
         self._samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._confusion: torch.Tensor | None = None  # the last pass's (kept after reset_metrics for figures)
+        self._pr_counts: dict[str, torch.Tensor] | None = None
+        self._last_pass = "val"
+        self._logged_confusion_figure = False  # at the last pass (then its image is in the loggers' last_images)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``target``: class indices (N,), or class probabilities (N, C) from MixUp / CutMix."""
@@ -111,6 +121,8 @@ class ClassificationTask(Task):
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         values = self.metrics.compute()
         self._confusion = self.metrics.confusion.cpu()
+        self._pr_counts = self.metrics.pr_curves()
+        self._last_pass, self._logged_confusion_figure = prefix, False
         return {f"{prefix}/{k}": v for k, v in values.items()}
 
     def reset_metrics(self) -> None:
@@ -121,8 +133,11 @@ class ClassificationTask(Task):
         index = int(index)
         return self.class_names[index] if self.class_names and 0 <= index < len(self.class_names) else str(index)
 
+    def all_class_names(self) -> list[str]:
+        return [self.class_name(index) for index in range(self.num_classes)]
+
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
-        logger.log_image(f"{prefix}/confusion_matrix", heatmap(self._confusion), step)
+        self.log_class_figures(logger, step, prefix)
         if self._samples is not None and self.num_sample_images:
             inputs, target, predicted = (t.cpu() for t in self._samples)
             captions = [f"{self.class_name(p)} ({self.class_name(t)})" for p, t in zip(predicted, target)]
@@ -131,6 +146,46 @@ class ClassificationTask(Task):
                                                                         (predicted == target).tolist()), step)
             else:  # features or signals: the predicted (true) classes as text
                 logger.log_text(f"{prefix}/predictions", "  \n".join(captions), step)
+
+    def log_class_figures(self, logger: Any, step: int, prefix: str) -> None:
+        """The PR curves (from counts) and the labelled confusion matrix of this pass."""
+        if self._pr_counts is not None:
+            for index, name in enumerate(self.all_class_names()):
+                logger.log_pr_curve(f"{prefix}/pr/{name}", {k: v[index] for k, v in self._pr_counts.items()}, step)
+        if self.quick_check:  # trainer=debug checks the config: a matplotlib figure would cost more than the run
+            return
+        from dltrain.visuals.confusion import confusion_figure
+
+        figure = confusion_figure(self._confusion, self.all_class_names(), title=f"{prefix} confusion matrix")
+        logger.log_image(f"{prefix}/confusion_matrix", figure_to_uint8(figure), step)
+        self._logged_confusion_figure = True  # plots/confusion_matrix.png: this image, kept by the loggers
+
+    def save_figures(self, plots_dir: Path) -> None:
+        """plots/confusion_matrix.png (counts), confusion_matrix_normalized.png, pr_curves.png of the last pass."""
+        if self._confusion is None:
+            return
+        from dltrain.visuals.confusion import confusion_figure
+        from dltrain.visuals.precision_recall import pr_curves_figure
+
+        names, split = self.all_class_names(), self._last_pass
+        if not self._logged_confusion_figure:  # else the loggers' copy of the last pass's figure is written there
+            save_figure(confusion_figure(self._confusion, names, title=f"{split} confusion matrix"),
+                        plots_dir / "confusion_matrix.png")
+        save_figure(confusion_figure(self._confusion, names, normalized=True, title=f"{split} confusion matrix"),
+                    plots_dir / "confusion_matrix_normalized.png")
+        if self._pr_counts is not None:
+            save_figure(pr_curves_figure(self._pr_counts, names, title=f"{split} precision-recall per class"),
+                        plots_dir / "pr_curves.png")
+
+    def per_class_metrics(self) -> list[dict[str, Any]] | None:
+        """Precision, recall, F1 and support of each class over the last pass (scikit-learn's definitions)."""
+        if self._confusion is None:
+            return None
+        scores = per_class_scores(self._confusion)
+        return [{"class": name, "precision": float(scores["precision"][index]),
+                 "recall": float(scores["recall"][index]), "f1": float(scores["f1"][index]),
+                 "support": int(scores["support"][index])}
+                for index, name in enumerate(self.all_class_names())]
 
     def check_data(self, data: Any) -> None:
         if getattr(data, "num_classes", None) is None:

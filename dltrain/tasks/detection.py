@@ -18,8 +18,10 @@ backend and COCOeval's own thresholds, so the numbers equal COCOeval's): ``map``
 ``map_50``, ``map_75``, small / medium / large AP, and average recall with
 1 / 10 / 100 detections per image. A model that predicts masks (Mask R-CNN)
 also gets mask AP (``mask_map``...: the same numbers with mask IoU). At
-validation end TensorBoard shows the first images with their predicted boxes
-(and masks), labels and scores.
+validation end TensorBoard shows the first images twice, side by side: the
+ground-truth boxes (and masks) with class names, and the confident predictions
+with class names and scores (an untrained detector's pair still shows the
+truth); the test pass's picture becomes plots/predictions.png.
 
 ``mode=predict`` draws the same on each input file at its own size, and
 lists the boxes in the file's pixel coordinates.
@@ -38,6 +40,7 @@ from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 from dltrain.errors import UserError
 from dltrain.predict.records import ImageBatch, Prediction
 from dltrain.tasks.base import Task
+from dltrain.visuals.panels import font_path, titled_row
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 REPORTED = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100")
@@ -83,7 +86,8 @@ class DetectionTask(Task):
         self.metric = coco_mean_average_precision(("bbox", "segm") if self.masks else "bbox")
         self.class_names = list(class_names or [])
         self.num_sample_images, self.visual_score_thresh = num_sample_images, visual_score_thresh
-        self._samples: tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]] | None = None
+        # the first images of a pass, their ground truth and predictions
+        self._samples: tuple[list[torch.Tensor], list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]] | None = None
 
     def training_step(self, batch: Batch, batch_idx: int) -> dict[str, Any]:
         images, targets = batch
@@ -102,6 +106,8 @@ class DetectionTask(Task):
         if batch_idx == 0:  # the first batch is the same every epoch: predictions can be compared
             n = self.num_sample_images
             self._samples = ([i.detach().cpu() for i in images[:n]],
+                             [{k: v.detach().cpu() for k, v in t.items()
+                               if k in ("boxes", "labels") or (k == "masks" and self.masks)} for t in targets[:n]],
                              [{k: v.detach().cpu() for k, v in p.items()} for p in predictions[:n]])
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
@@ -121,32 +127,50 @@ class DetectionTask(Task):
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._samples is None or not self.num_sample_images:
             return
-        images, predictions = self._samples
-        drawn = [self.draw(image, prediction) for image, prediction in zip(images, predictions)]
-        logger.log_image(f"{prefix}/predictions", torchvision.utils.make_grid(drawn, nrow=4, padding=2), step)
+        images, targets, predictions = self._samples
+        pairs = [self.draw_pair(*sample) for sample in zip(images, targets, predictions)]
+        height, width = max(p.shape[-2] for p in pairs), max(p.shape[-1] for p in pairs)  # images of other sizes
+        pairs = [F.pad(p, (0, width - p.shape[-1], 0, height - p.shape[-2]), value=255) for p in pairs]
+        logger.log_image(f"{prefix}/predictions", torchvision.utils.make_grid(pairs, nrow=2, padding=4,
+                                                                              pad_value=255), step)
 
-    def draw(self, image: torch.Tensor, prediction: dict[str, torch.Tensor], min_side: int = 192) -> torch.Tensor:
-        """One image with its confident predictions: masks tinted, boxes framed, "class score" written."""
-        scale = max(1, min_side // min(image.shape[-2:]))  # small images are enlarged so labels stay legible
+    def draw_pair(self, image: torch.Tensor, target: dict[str, torch.Tensor], prediction: dict[str, torch.Tensor],
+                  min_side: int = 256) -> torch.Tensor:
+        """The image twice, side by side: its ground truth and its confident predictions (at least ``min_side``
+        pixels a side, small images enlarged so the labels stay legible)."""
+        truth = {**target, "scores": torch.ones(len(target["labels"]))}
+        found = int((prediction["scores"] >= self.visual_score_thresh).sum())
+        pictures = [self.draw(image, truth, min_side, ground_truth=True), self.draw(image, prediction, min_side)]
+        titles = [f"ground truth ({len(target['labels'])})", f"predicted ({found} >= {self.visual_score_thresh:g})"]
+        return titled_row(pictures, titles)
+
+    def draw(self, image: torch.Tensor, prediction: dict[str, torch.Tensor], min_side: int = 256,
+             ground_truth: bool = False) -> torch.Tensor:
+        """One image with its confident predictions (or its ``ground_truth``): masks tinted, boxes framed,
+        "class score" (or "class") written."""
+        scale = max(1, -(-min_side // min(image.shape[-2:])))
         picture = (F.interpolate(image[None].float(), scale_factor=scale, mode="nearest")[0].clamp(0, 1) * 255)
         picture = picture.to(torch.uint8)
         confident = prediction["scores"] >= self.visual_score_thresh
         masks = None
         if "masks" in prediction:
             masks = F.interpolate(prediction["masks"][confident][:, None].float(), scale_factor=scale)[:, 0] > 0.5
-        return self.annotate(picture, prediction["boxes"][confident] * scale, prediction["labels"][confident],
-                             prediction["scores"][confident], masks)
+        return self.annotate(picture, prediction["boxes"][confident].float() * scale, prediction["labels"][confident],
+                             None if ground_truth else prediction["scores"][confident], masks)
 
-    def annotate(self, picture: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, scores: torch.Tensor,
-                 masks: torch.Tensor | None = None) -> torch.Tensor:
-        """A uint8 RGB picture with these detections drawn: masks tinted, boxes framed, "class score" written."""
+    def annotate(self, picture: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor,
+                 scores: torch.Tensor | None, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """A uint8 RGB picture with these detections drawn: masks tinted, boxes framed, "class score" written
+        ("class" alone without ``scores``: ground truth)."""
         if len(labels) == 0:
             return picture
         colours = [_colour(int(label)) for label in labels]
         if masks is not None:
             picture = draw_segmentation_masks(picture, masks, alpha=0.4, colors=colours)
-        captions = [f"{self._name(int(label))} {float(score):.2f}" for label, score in zip(labels, scores)]
-        return draw_bounding_boxes(picture, boxes, captions, colours, width=2)
+        captions = [self._name(int(label)) if scores is None else f"{self._name(int(label))} {float(score):.2f}"
+                    for label, score in zip(labels, scores if scores is not None else labels)]
+        text = {"font": font_path(), "font_size": 14} if font_path() else {}  # PIL's tiny default font otherwise
+        return draw_bounding_boxes(picture, boxes, captions, colours, width=2, **text)
 
     def predict_step(self, batch: ImageBatch, options: Any) -> list[Prediction]:
         """Boxes of the resized image scaled back to the file's pixels; detections below

@@ -6,7 +6,9 @@ pixels labelled ``ignore_index`` (the task sets it on the loss). Metrics come
 from one confusion matrix over the whole validation pass: pixel accuracy,
 mean accuracy, mean IoU (the monitor), frequency-weighted IoU and per-class
 IoU. At validation end TensorBoard gets rows of image | ground truth |
-prediction, the masks drawn as colour overlays.
+prediction, the masks drawn as colour overlays, each picture at least 256
+pixels a side (small images enlarged, pixels kept sharp); the test pass's
+becomes plots/segmentation.png.
 
 ``mode=predict``: the logits of the resized image are resized back to the
 file's size (bilinear) before the argmax, so the mask and its overlay have
@@ -27,6 +29,7 @@ from dltrain.losses.segmentation import CrossEntropyDiceLoss, DiceLoss
 from dltrain.metrics.segmentation import SegmentationMetrics
 from dltrain.predict.records import ImageBatch, Prediction
 from dltrain.tasks.base import Task
+from dltrain.visuals.panels import titled_row
 
 SUPPORTED_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, DiceLoss, CrossEntropyDiceLoss)
 
@@ -47,8 +50,14 @@ def palette(num_classes: int) -> torch.Tensor:
 
 
 def overlay_grid(images: torch.Tensor, target: torch.Tensor, predicted: torch.Tensor, ignore_index: int,
-                 num_classes: int, alpha: float = 0.6) -> torch.Tensor:
-    """Rows of image | truth | prediction (uint8 3xHxW): class colours blended over the image, background clear."""
+                 num_classes: int, alpha: float = 0.6, min_side: int = 256) -> torch.Tensor:
+    """Rows of image | truth | prediction (uint8 3xHxW), each titled: class colours blended over the image,
+    background clear; enlarged (nearest) to at least ``min_side`` pixels a side."""
+    scale = max(1, -(-min_side // min(images.shape[-2:])))
+    if scale > 1:
+        images = F.interpolate(images.detach().float(), scale_factor=scale, mode="nearest")
+        target = F.interpolate(target[:, None].float(), scale_factor=scale, mode="nearest")[:, 0].long()
+        predicted = F.interpolate(predicted[:, None].float(), scale_factor=scale, mode="nearest")[:, 0].long()
     images = images.detach().float().cpu()[:, :3]
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
@@ -63,9 +72,12 @@ def overlay_grid(images: torch.Tensor, target: torch.Tensor, predicted: torch.Te
         weight = alpha * (mask != 0).unsqueeze(1).float()
         return images * (1 - weight) + colour * weight
 
-    rows = torch.stack([images, overlay(target), overlay(predicted)], dim=1).flatten(0, 1)
-    grid = torchvision.utils.make_grid(rows, nrow=3, padding=2)
-    return (grid * 255).round().clamp(0, 255).to(torch.uint8)
+    def uint8(pixels: torch.Tensor) -> torch.Tensor:
+        return (pixels * 255).round().clamp(0, 255).to(torch.uint8)
+
+    rows = [titled_row([uint8(image), uint8(truth), uint8(prediction)], ["image", "ground truth", "prediction"])
+            for image, truth, prediction in zip(images, overlay(target), overlay(predicted))]
+    return torchvision.utils.make_grid(rows, nrow=1, padding=4, pad_value=255)
 
 
 def colour_overlay(image: torch.Tensor, mask: torch.Tensor, num_classes: int, alpha: float = 0.6) -> torch.Tensor:

@@ -15,7 +15,6 @@ from typing import Any
 
 from dltrain.errors import UserError
 from dltrain.tasks.classification import ClassificationTask
-from dltrain.visuals.grids import heatmap
 
 
 class TextClassificationTask(ClassificationTask):
@@ -28,7 +27,7 @@ class TextClassificationTask(ClassificationTask):
         if self.tokenizer is None:  # signals: nothing to decode
             super().log_visuals(logger, step, prefix)
             return
-        logger.log_image(f"{prefix}/confusion_matrix", heatmap(self._confusion), step)
+        self.log_class_figures(logger, step, prefix)
         if self._samples is not None and self.num_sample_images:
             ids, target, predicted = (t.cpu() for t in self._samples)
             lines = [f"{self.class_name(p)} ({self.class_name(t)}): {self.tokenizer.decode(row.tolist())}"

@@ -16,6 +16,6 @@ def test_dcgan_debug_run_logs_losses_distance_and_samples(cli, monkeypatch):
     assert "test/frechet_distance" in results["test"]
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
     scalars = set(events.Tags()["scalars"])
-    assert {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "lr/generator",
-            "lr/discriminator", "val/frechet_distance"} <= scalars
+    assert {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "train/lr/generator",
+            "train/lr/discriminator", "val/frechet_distance"} <= scalars
     assert {"val/samples", "test/samples"} <= set(events.Tags()["images"])

@@ -18,5 +18,5 @@ def test_mae_debug_run_logs_masked_mse_and_reconstruction_grids(cli, monkeypatch
     assert "test/masked_mse" in results["test"]
     assert results["flops_per_sample"] > 0
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
-    assert {"train/loss", "val/masked_mse", "lr"} <= set(events.Tags()["scalars"])
+    assert {"train/loss", "val/masked_mse", "train/lr"} <= set(events.Tags()["scalars"])
     assert {"val/masked_reconstructed_original", "test/masked_reconstructed_original"} <= set(events.Tags()["images"])
