@@ -83,7 +83,7 @@ def test_partial_writes_of_a_killed_run_are_removed_when_a_run_writes_there(tmp_
     folder.mkdir()
     (folder / ".last.ckpt.12345.tmp").write_bytes(b"half")
     api.train(["trainer.max_epochs=1", "logger=none", "trainer.log_histograms=false"], run_dir=tmp_path)
-    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt", "weights.pt"]
 
 
 KILLED = textwrap.dedent("""

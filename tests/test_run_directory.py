@@ -44,14 +44,14 @@ def test_metrics_csv_has_one_row_per_epoch_counted_from_one(ema_run):
     assert all(row["val/acc"] and row["val/loss"] and row["train/loss_epoch"] for row in epochs)
     ends = [int(row["step"]) for row in epochs]
     assert ends == sorted(ends) and ends[0] > 0  # the optimizer steps taken when each epoch ended
-    assert not any(key == "train/loss" or key == "lr" for key in epochs[0])  # step values are in their own table
+    assert not any(key == "train/loss" or key == "train/lr" for key in epochs[0])  # step values are in their own table
     results = json.loads((ema_run / "results.json").read_text())
     assert results["final"]["epoch"] == 3 and 1 <= results["best_epoch"] <= 3  # 1-based both
 
 
 def test_metrics_steps_csv_holds_the_logged_steps(ema_run):
     steps = rows(ema_run / "metrics_steps.csv")
-    assert steps and all(row["train/loss"] and row["lr"] for row in steps)
+    assert steps and all(row["train/loss"] and row["train/lr"] for row in steps)
     numbers = [int(row["step"]) for row in steps]
     assert numbers == sorted(set(numbers)) and all(n % 10 == 0 for n in numbers)  # every log_every_n_steps=10
 

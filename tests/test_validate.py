@@ -27,7 +27,7 @@ BAD = [
     (["data.val_fraction=1.5"], "data.val_fraction=1.5 cannot work: it must be a fraction"),
     (["trainer.num_threads=-1"], "trainer.num_threads=-1 cannot work"),
     (["+trainer.max_epoch=3"], "trainer.max_epoch is not a trainer setting; did you mean trainer.max_epochs?"),
-    (["data=imagefolder"], "data=imagefolder needs data.root: add data.root=VALUE"),
+    (["data=imagefolder"], "data=imagefolder needs your images: give data.root=DIR"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 cannot work: it must be a whole number of at least 1"),
     (["trainer.max_epochs=-3"], "trainer.max_epochs=-3 cannot work"),
     (["trainer.limit_train_batches=0"], "trainer.limit_train_batches=0 cannot work"),

@@ -110,7 +110,12 @@ def remove_if_disposable(folder: Path) -> bool:
     if not folder.is_dir() or not made_by_this_process(folder) or not holds_nothing_worth_keeping(folder):
         return False
     shutil.rmtree(folder, ignore_errors=True)
-    parent = folder.parent  # outputs/<task_name>/ made for this folder alone goes too; never outputs/ itself
-    if parent.name != "outputs" and not any(parent.iterdir()):
+    # the folders above it left empty go too (outputs/<task_name>/, outputs/debug/, outputs/): a mistake writes
+    # nothing; never above outputs/ or the working directory
+    for parent in folder.resolve().parents:
+        if parent == Path.cwd().resolve() or any(parent.iterdir()):
+            break
         parent.rmdir()
+        if parent.name == "outputs":
+            break
     return True

@@ -22,7 +22,8 @@ from pathlib import Path
 
 PANEL_WIDTH, PANEL_HEIGHT, DPI = 5.0, 3.6, 100  # inches, inches, dots per inch: 500 x 360 pixels a panel
 MAX_COLUMNS = 3
-NOT_CURVES = ("epoch", "step")  # the axes themselves; time/ columns are bookkeeping, not results
+# the axes themselves, and the epoch's duration (bookkeeping, not a result)
+NOT_CURVES = ("epoch", "step", "train/epoch_time_s")
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _add_row(curves: Curves, row: dict[str, str], x: float | None) -> None:
         return
     for name, text in row.items():
         value = _number(text)
-        if value is None or name in NOT_CURVES or name.startswith("time/"):
+        if value is None or name in NOT_CURVES:
             continue
         xs, ys = curves.series.setdefault(name, ([], []))
         xs.append(x)
