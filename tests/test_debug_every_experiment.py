@@ -19,7 +19,7 @@ OFFLINE = {  # experiments whose data is downloaded: the same kind of data, offl
     # and small evaluation batches: cifar10_speedrun evaluates 1024 images per batch in bf16, which a CPU without
     # bf16 units emulates (100 s for three batches here; a GPU recipe)
     "cifar10": ["data=digits", "data.image_size=32", "data.in_channels=3", "data.batch_size=4",
-                "data.eval_batch_size=4"],
+                "++data.eval_batch_size=4"],
     "mnist": ["data=digits", "data.image_size=28"],
     "cora": ["data=sbm"],
     "mutag": ["data=cycles_vs_trees"],
