@@ -16,6 +16,14 @@ def run_dltrain(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Complet
     return subprocess.run([DLTRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def run_here(root: Path, *args: str) -> Path:
+    """``dltrain ARGS`` as a user types it in ``root``, which must succeed; the one run directory it made."""
+    result = run_dltrain(*args, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (p for p in (root / "outputs").glob("*/*") if p.name != "multirun")
+    return run_dir
+
+
 def train_here(root: Path, *overrides: str) -> Path:
     """A run that only sets a test up, trained in this process (a ``dltrain`` process spends seconds importing)
     into the directory the command would use in ``root``: outputs/<task_name>/<date>_<time>_<id>."""

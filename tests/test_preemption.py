@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 import torch
-from helpers import run_dirs, run_dltrain
+from helpers import run_dirs, run_dltrain, run_here
 
 from dltrain import checkpoint
 from dltrain.engine.preemption import PREEMPTED_EXIT_CODE, Preemption
@@ -31,11 +31,7 @@ def kill_at(step: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    root = tmp_path_factory.mktemp("uninterrupted")
-    result = run_dltrain(*RUN, cwd=root)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (run_dir,) = run_dirs(root, "mlp_digits")
-    return run_dir
+    return run_here(tmp_path_factory.mktemp("uninterrupted"), *RUN)
 
 
 def finished_like(run_dir, reference) -> None:

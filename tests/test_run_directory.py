@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from helpers import run_dirs, train_here
+from helpers import run_dirs, run_here, train_here
 from PIL import Image
 
 from dltrain import api
@@ -24,13 +24,7 @@ EMA_RUN = [*QUICK, "trainer.max_epochs=3", "callbacks=ema", "callbacks.ema.decay
 @pytest.fixture(scope="module")
 def ema_run(tmp_path_factory):
     """A 3-epoch run with EMA, from the command line as a user types it."""
-    from helpers import run_dltrain
-
-    root = tmp_path_factory.mktemp("ema_run")
-    result = run_dltrain(*EMA_RUN, cwd=root)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (run_dir,) = run_dirs(root, "mlp_digits")
-    return run_dir
+    return run_here(tmp_path_factory.mktemp("ema_run"), *EMA_RUN)
 
 
 def rows(path):
