@@ -190,8 +190,8 @@ def print_table(title: str, rates: dict) -> None:
           f"| {'median ratio (wall)':>19} |")
     print(f"|{'-' * 44}|{'-' * 17}:|{'-' * 19}:|{'-' * 20}:|{'-' * 20}:|")
     for name, values in rates.items():
-        print(f"| {name:42} | {max(values['cpu']):16.1f} | {median_ratio(values['cpu'], baseline['cpu']):17.3f}x "
-              f"| {max(values['wall']):19.1f} | {median_ratio(values['wall'], baseline['wall']):18.3f}x |")
+        print(f"| {name:42} | {max(values['cpu']):16.3g} | {median_ratio(values['cpu'], baseline['cpu']):17.3f}x "
+              f"| {max(values['wall']):19.3g} | {median_ratio(values['wall'], baseline['wall']):18.3f}x |")
 
 
 def main() -> None:

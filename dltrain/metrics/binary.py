@@ -33,6 +33,13 @@ def roc_auc(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
     return float(torch.trapezoid(tpr, fpr))
 
 
+def average_precision(recall: torch.Tensor, precision: torch.Tensor) -> float:
+    """Sum of precision x the recall gained at each point of the curve, from recall 0 (scikit-learn's
+    ``average_precision_score``: no interpolation between the points)."""
+    gained = torch.diff(recall.double(), prepend=recall.new_zeros(1, dtype=torch.float64))
+    return float((gained * precision.double()).sum())
+
+
 def _cumulative_counts(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """True / false positives when everything scoring >= each distinct score is called positive."""
     order = torch.argsort(scores, descending=True)

@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from dltrain.errors import UserError
-from dltrain.metrics.binary import BinaryMetrics, precision_recall_curve, roc_curve
+from dltrain.metrics.binary import BinaryMetrics, average_precision, precision_recall_curve, roc_auc, roc_curve
 from dltrain.metrics.classification import binned_scores, counts_at_thresholds
 from dltrain.predict.records import Prediction, SampleBatch
 from dltrain.tasks.base import Task
-from dltrain.visuals.curves import curve_image
 
 
 def positive_logit(output: torch.Tensor) -> torch.Tensor:
@@ -79,12 +78,20 @@ class BinaryClassificationTask(Task):
         probabilities, labels = self._curves
         logger.log_pr_curve(f"{prefix}/pr/{self.class_names[1]}",
                             counts_at_thresholds(binned_scores(probabilities, labels > 0.5)), step)
+        if self.quick_check:  # trainer=debug checks the config: two matplotlib figures would cost more than the run
+            return
+        from dltrain.visuals.curves import curve_figure  # matplotlib: only when a picture is drawn
+        from dltrain.visuals.figures import figure_to_uint8
+
         fpr, tpr = roc_curve(*self._curves)
         recall, precision = precision_recall_curve(*self._curves)
-        logger.log_image(f"{prefix}/roc_curve", curve_image(fpr, tpr, "ROC", "false positive rate",
-                                                            "true positive rate", diagonal=True), step)
-        logger.log_image(f"{prefix}/pr_curve", curve_image(recall, precision, "precision-recall", "recall",
-                                                           "precision"), step)
+        positive = self.class_names[1]
+        roc = curve_figure(fpr, tpr, f"{prefix} ROC, class {positive}", "false positive rate", "true positive rate",
+                           label=f"ROC-AUC {roc_auc(fpr, tpr):.3f}", diagonal=True)
+        pr = curve_figure(recall, precision, f"{prefix} precision-recall, class {positive}", "recall", "precision",
+                          label=f"AP {average_precision(recall, precision):.3f}")
+        logger.log_image(f"{prefix}/roc_curve", figure_to_uint8(roc), step)
+        logger.log_image(f"{prefix}/pr_curve", figure_to_uint8(pr), step)
 
     def predict_step(self, batch: SampleBatch, options: Any) -> list[Prediction]:
         probabilities = torch.sigmoid(positive_logit(self.model(batch.model_inputs)).float())

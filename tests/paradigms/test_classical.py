@@ -5,6 +5,7 @@ import pytest
 import torch
 from helpers import run_dirs
 from hydra.utils import instantiate
+from PIL import Image
 from sklearn.linear_model import LinearRegression as LeastSquares
 from sklearn.metrics import r2_score
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -96,11 +97,14 @@ def test_california_housing_offline_fails_in_one_sentence(tmp_path):
 
 
 def test_cli_logistic_regression_on_breast_cancer_logs_metrics_and_curves(cli):
-    cli("model=logistic_regression", "data=breast_cancer", "trainer=debug")
-    (run_dir,) = run_dirs(cli.root, "logistic_regression_breast_cancer", debug=True)
+    cli("model=logistic_regression", "data=breast_cancer", "trainer.max_epochs=2")
+    (run_dir,) = run_dirs(cli.root, "logistic_regression_breast_cancer")
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
     assert {"val/acc", "val/precision", "val/recall", "val/roc_auc"} <= set(events.Tags()["scalars"])
     assert {"val/roc_curve", "val/pr_curve", "test/roc_curve"} <= set(events.Tags()["images"])
+    assert {"roc_curve.png", "pr_curve.png"} <= {p.name for p in (run_dir / "plots").iterdir()}
+    roc = Image.open(run_dir / "plots" / "roc_curve.png")
+    assert min(roc.size) >= 500  # matplotlib's labelled figure, not a thumbnail
 
 
 @pytest.mark.slow

@@ -5,11 +5,12 @@ import math
 
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
-from dltrain.metrics.binary import BinaryMetrics, precision_recall_curve, roc_auc, roc_curve
+from dltrain.metrics.binary import BinaryMetrics, average_precision, precision_recall_curve, roc_auc, roc_curve
 from dltrain.metrics.regression import RegressionMetrics
-from dltrain.visuals.curves import curve_image
+from dltrain.visuals.curves import curve_figure
+from dltrain.visuals.figures import figure_to_uint8
 
 
 def regression(prediction: list[float], target: list[float]) -> dict[str, float]:
@@ -71,9 +72,23 @@ def test_curves_start_and_end_where_they_should():
     assert torch.all(torch.diff(fpr) >= 0) and torch.all(torch.diff(tpr) >= 0)
 
 
-def test_curve_image_is_an_rgb_uint8_picture_with_the_curve_drawn():
+def test_average_precision_equals_scikit_learns_with_ties():
+    generator = torch.Generator().manual_seed(1)
+    scores = torch.randint(0, 7, (300,), generator=generator).float() / 6
+    labels = (torch.rand(300, generator=generator) < 0.2 + 0.6 * scores).long()
+    recall, precision = precision_recall_curve(scores, labels)
+    assert average_precision(recall, precision) == pytest.approx(
+        average_precision_score(labels.numpy(), scores.numpy()), abs=1e-12)
+
+
+def test_curve_figure_is_a_labelled_picture_with_the_curve_drawn():
     fpr, tpr = roc_curve(SCORES, LABELS)
-    image = curve_image(fpr, tpr, "ROC", "false positive rate", "true positive rate", diagonal=True)
-    assert image.dtype == torch.uint8 and image.shape[0] == 3 and image.shape[1] == image.shape[2]
-    blue = (image[2] > 150) & (image[0] < 60)
+    figure = curve_figure(fpr, tpr, "val ROC, class 1", "false positive rate", "true positive rate",
+                          label=f"ROC-AUC {roc_auc(fpr, tpr):.3f}", diagonal=True)
+    axes = figure.axes[0]
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("false positive rate", "true positive rate")
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["chance", f"ROC-AUC {roc_auc(fpr, tpr):.3f}"]
+    image = figure_to_uint8(figure)
+    assert image.dtype == torch.uint8 and image.shape[0] == 3 and min(image.shape[1:]) >= 500
+    blue = (image[2] > 150) & (image[0] < 60)  # matplotlib's C0 line
     assert blue.sum() > 100 and not math.isclose(float(image.float().std()), 0.0)
