@@ -6,8 +6,8 @@ test pass, or the last validation when there is no test. What it writes comes fr
 * ``plots/<name>.png``: each image the pass logged to TensorBoard (``test/predictions`` -> predictions.png;
   sample grids of the generating tasks, detection and segmentation pictures...), kept by the loggers;
 * whatever the task draws in ``save_figures`` (a classifier's labelled confusion matrices and PR curves);
-* ``per_class.csv`` (the task's ``per_class_metrics``: precision, recall, F1, support per class) and the same
-  table in the log.
+* ``per_class.csv`` (the task's ``per_class_metrics``: a classifier's precision, recall, F1 and support per class,
+  a segmenter's IoU, precision, recall and pixels, a detector's AP and AR) and the same table in the log.
 """
 from __future__ import annotations
 

@@ -45,9 +45,13 @@ class SegmentationMetrics:
             self.loss_sum += loss.detach().double() * len(target)
             self.count += len(target)
 
-    def compute(self) -> dict[str, float]:
+    def _pixels(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per class: pixels of the class in the truth, pixels predicted as it, pixels right."""
         n = self.confusion.double().cpu()
-        true_pixels, predicted_pixels, hits = n.sum(dim=1), n.sum(dim=0), n.diag()
+        return n.sum(dim=1), n.sum(dim=0), n.diag()
+
+    def compute(self) -> dict[str, float]:
+        true_pixels, predicted_pixels, hits = self._pixels()
         total = true_pixels.sum().clamp(min=1)
         present = true_pixels > 0
         union = true_pixels + predicted_pixels - hits
@@ -62,3 +66,12 @@ class SegmentationMetrics:
             metrics["loss"] = (self.loss_sum / self.count).item()
         metrics.update({f"iou_{name}": iou[k].item() for k, name in enumerate(self.class_names)})
         return metrics
+
+    def per_class(self) -> list[dict[str, float | int | str]]:
+        """Each class's IoU, precision (right / predicted pixels), recall (right / true pixels) and pixels in the
+        truth over the pass: the rows of per_class.csv."""
+        true_pixels, predicted_pixels, hits = self._pixels()
+        iou = hits / (true_pixels + predicted_pixels - hits).clamp(min=1)
+        precision, recall = hits / predicted_pixels.clamp(min=1), hits / true_pixels.clamp(min=1)
+        return [{"class": name, "iou": float(iou[k]), "precision": float(precision[k]), "recall": float(recall[k]),
+                 "pixels": int(true_pixels[k])} for k, name in enumerate(self.class_names)]

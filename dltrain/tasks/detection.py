@@ -58,7 +58,8 @@ def coco_mean_average_precision(iou_type: str | tuple[str, ...]) -> MeanAverageP
     coco = Params(iouType="bbox")  # the segm thresholds are the same
     return MeanAveragePrecision(box_format="xyxy", iou_type=iou_type, backend="pycocotools",
                                 iou_thresholds=coco.iouThrs.tolist(), rec_thresholds=coco.recThrs.tolist(),
-                                max_detection_thresholds=list(coco.maxDets))
+                                max_detection_thresholds=list(coco.maxDets),
+                                compute_with_cache=False)  # per_class_metrics computes the same pass again
 
 
 def predicts_masks(model: nn.Module) -> bool:
@@ -83,7 +84,8 @@ class DetectionTask(Task):
     ) -> None:
         super().__init__(model, name, monitor, monitor_mode)
         self.masks = predicts_masks(model)
-        self.metric = coco_mean_average_precision(("bbox", "segm") if self.masks else "bbox")
+        self.metric = self._new_metric()
+        self._last_pass: MeanAveragePrecision | None = None  # the boxes of the pass before the reset, for per_class
         self.class_names = list(class_names or [])
         self.num_sample_images, self.visual_score_thresh = num_sample_images, visual_score_thresh
         # the first images of a pass, their ground truth and predictions
@@ -121,8 +123,34 @@ class DetectionTask(Task):
                     metrics[f"{prefix}/{name}{key}"] = value
         return metrics
 
+    def _new_metric(self) -> MeanAveragePrecision:
+        return coco_mean_average_precision(("bbox", "segm") if self.masks else "bbox")
+
     def reset_metrics(self) -> None:
-        self.metric.reset()
+        """A fresh metric for the next pass; this pass's boxes stay in ``_last_pass`` until then (per_class.csv)."""
+        self._last_pass, self.metric = self.metric, self._new_metric().to(self.metric.device)
+
+    def per_class_metrics(self) -> list[dict[str, Any]] | None:
+        """Each class's AP (IoU .5:.95) and AR (100 detections) over the last pass, COCOeval per category: the rows
+        of per_class.csv (boxes; Mask R-CNN adds its masks'). Only at the end of a run: COCOeval runs once more per
+        class."""
+        metric = self._last_pass if self._last_pass is not None else self.metric
+        if not metric.groundtruth_labels:
+            return None
+        metric.class_metrics = True
+        try:
+            values = metric.compute()
+        finally:
+            metric.class_metrics = False
+        kinds = (("bbox_", ""), ("segm_", "mask_")) if self.masks else (("", ""),)  # named as compute_metrics does
+        rows = []
+        for index, label in enumerate(values["classes"].reshape(-1).tolist()):
+            row: dict[str, Any] = {"class": self._name(label)}
+            for source, name in kinds:
+                row[f"{name}ap"] = float(values[f"{source}map_per_class"].reshape(-1)[index])
+                row[f"{name}ar_100"] = float(values[f"{source}mar_100_per_class"].reshape(-1)[index])
+            rows.append(row)
+        return rows
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._samples is None or not self.num_sample_images:

@@ -5,7 +5,8 @@ The loss comes from the loss config: ``cross_entropy`` (default), ``nll``
 pixels labelled ``ignore_index`` (the task sets it on the loss). Metrics come
 from one confusion matrix over the whole validation pass: pixel accuracy,
 mean accuracy, mean IoU (the monitor), frequency-weighted IoU and per-class
-IoU. At validation end TensorBoard gets rows of image | ground truth |
+IoU; per_class.csv gets each class's IoU, precision, recall and pixels of the
+last pass. At validation end TensorBoard gets rows of image | ground truth |
 prediction, the masks drawn as colour overlays, each picture at least 256
 pixels a side (small images enlarged, pixels kept sharp); the test pass's
 becomes plots/segmentation.png.
@@ -117,6 +118,7 @@ class SegmentationTask(Task):
         self.metrics = SegmentationMetrics(num_classes, ignore_index, class_names)
         self.num_sample_images = num_sample_images
         self._samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._per_class: list[dict[str, Any]] | None = None  # of the last pass, for per_class.csv
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if isinstance(self.loss_fn, nn.NLLLoss):
@@ -138,10 +140,15 @@ class SegmentationTask(Task):
 
     def compute_metrics(self, prefix: str) -> dict[str, float]:
         values = self.metrics.compute()
+        self._per_class = self.metrics.per_class() if int(self.metrics.confusion.sum()) else None  # reset next
         return {f"{prefix}/{k}": v for k, v in values.items()}
 
     def reset_metrics(self) -> None:
         self.metrics.reset()
+
+    def per_class_metrics(self) -> list[dict[str, Any]] | None:
+        """IoU, precision, recall and pixels of each class over the last pass (per_class.csv)."""
+        return self._per_class
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._samples is not None and self.num_sample_images:

@@ -6,6 +6,7 @@ Mask R-CNN's masks too (mask mAP@.5).
 """
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 
@@ -52,3 +53,6 @@ def test_detector_learns_shapes_far_above_its_untrained_self(cli, monkeypatch, e
     untrained = _untrained_metrics([f"experiment={experiment}", *overrides])
     for metric, margin in margins.items():
         assert trained[f"test/{metric}"] > untrained[f"val/{metric}"] + margin, (metric, trained, untrained)
+    per_class = list(csv.DictReader((run_dir / "per_class.csv").open()))  # AP of each shape, averaging to the mAP
+    assert [row["class"] for row in per_class] == ["circle", "square", "triangle"]
+    assert sum(float(row["ap"]) for row in per_class) / 3 == pytest.approx(trained["test/map"], abs=1e-5)

@@ -45,8 +45,10 @@ def test_a_box_on_no_object_scores_zero():
     assert _metrics([20.0, 20.0, 30.0, 30.0], [2.0, 2.0, 12.0, 12.0])["val/map"] == 0.0
 
 
-def coco_eval_stats(predictions: list[dict[str, torch.Tensor]], targets: list[dict[str, torch.Tensor]]) -> list[float]:
-    """pycocotools' COCOeval with its own default parameters, on the same boxes: the reference."""
+def coco_eval_stats(predictions: list[dict[str, torch.Tensor]], targets: list[dict[str, torch.Tensor]],
+                    category: int | None = None) -> list[float]:
+    """pycocotools' COCOeval with its own default parameters, on the same boxes: the reference (of one category
+    alone, when given)."""
     import contextlib
     import io
 
@@ -74,16 +76,16 @@ def coco_eval_stats(predictions: list[dict[str, torch.Tensor]], targets: list[di
                          "categories": [{"id": c} for c in sorted(categories)]}
         truth.createIndex()
         evaluation = COCOeval(truth, truth.loadRes(detections), "bbox")
+        if category is not None:
+            evaluation.params.catIds = [category]
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
     return evaluation.stats.tolist()
 
 
-def test_map_equals_pycocotools_cocoeval():
-    """Boxes on a pixel grid give IoUs such as 0.6, 0.7 and 0.8 exactly, and recalls such as 0.3: the float32
-    thresholds torchmetrics builds by default (0.6000000238...) put them on the other side of the threshold
-    than COCOeval's float64 ones, and mAP / mAP@.75 differed by up to 2e-3."""
+def boxes_on_a_pixel_grid() -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
+    """Predictions (near misses, hits and false positives) and targets of 40 images, 3 classes."""
     generator = torch.Generator().manual_seed(0)
     predictions, targets = [], []
     for _ in range(40):
@@ -99,12 +101,37 @@ def test_map_equals_pycocotools_cocoeval():
                             "scores": torch.rand(2 * n, generator=generator),
                             "labels": torch.cat([labels, torch.randint(1, 4, (n,), generator=generator)])})
         targets.append({"boxes": boxes, "labels": labels})
+    return predictions, targets
 
+
+def validated_task(predictions, targets) -> DetectionTask:
     task = DetectionTask(FixedPredictions(predictions), class_names=["a", "b", "c"])
     task.eval()
     task.validation_step(([torch.zeros(3, 64, 64)] * len(targets), targets), 0)
-    ours = task.compute_metrics("val")
+    return task
+
+
+def test_map_equals_pycocotools_cocoeval():
+    """Boxes on a pixel grid give IoUs such as 0.6, 0.7 and 0.8 exactly, and recalls such as 0.3: the float32
+    thresholds torchmetrics builds by default (0.6000000238...) put them on the other side of the threshold
+    than COCOeval's float64 ones, and mAP / mAP@.75 differed by up to 2e-3."""
+    predictions, targets = boxes_on_a_pixel_grid()
+    ours = validated_task(predictions, targets).compute_metrics("val")
     reference = dict(zip(REPORTED, coco_eval_stats(predictions, targets)))
     for key, value in reference.items():
         if value >= 0:
             assert ours[f"val/{key}"] == pytest.approx(value, abs=1e-6), key
+
+
+def test_per_class_ap_and_ar_equal_cocoeval_of_each_category_and_average_to_the_map():
+    predictions, targets = boxes_on_a_pixel_grid()
+    task = validated_task(predictions, targets)
+    mean_ap = task.compute_metrics("val")["val/map"]
+    task.reset_metrics()  # as the trainer does after each pass: the table is of the pass before
+    rows = task.per_class_metrics()
+    assert [row["class"] for row in rows] == ["a", "b", "c"]
+    for label, row in enumerate(rows, start=1):
+        stats = coco_eval_stats(predictions, targets, category=label)
+        assert row["ap"] == pytest.approx(stats[0], abs=1e-6) and row["ar_100"] == pytest.approx(stats[8], abs=1e-6)
+    assert sum(row["ap"] for row in rows) / 3 == pytest.approx(mean_ap, abs=1e-6)
+    assert task._last_pass.compute()["map"] == pytest.approx(mean_ap)  # the pass's metrics are unchanged by it

@@ -35,6 +35,17 @@ def test_partial_overlap_matches_hand_computation():
     assert values["fwiou"] == pytest.approx((4 * iou0 + 2 * iou1) / 6)
 
 
+def test_per_class_rows_give_iou_precision_recall_and_pixels_by_hand():
+    metrics = SegmentationMetrics(2, class_names=["background", "shape"])
+    metrics.update(torch.tensor([[[0, 0, 0, 1, 1, 0]]]), torch.tensor([[[0, 0, 0, 0, 1, 1]]]))  # [[3, 1], [1, 1]]
+    background, shape = metrics.per_class()
+    assert background == {"class": "background", "iou": pytest.approx(3 / 5), "precision": pytest.approx(3 / 4),
+                          "recall": pytest.approx(3 / 4), "pixels": 4}
+    assert shape == {"class": "shape", "iou": pytest.approx(1 / 3), "precision": pytest.approx(1 / 2),
+                     "recall": pytest.approx(1 / 2), "pixels": 2}
+    assert shape["iou"] == pytest.approx(metrics.compute()["iou_shape"])
+
+
 def test_ignored_pixels_and_absent_classes_do_not_count():
     target = [[[0, 1, 255, 255]]]
     prediction = [[[0, 1, 2, 1]]]  # wrong guesses on ignored pixels only
