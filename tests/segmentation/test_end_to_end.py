@@ -5,7 +5,6 @@ import csv
 import json
 
 import pytest
-
 from helpers import run_dirs
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
