@@ -2,12 +2,23 @@
 in-process, find run directories. (Fixtures live in conftest.py.)"""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 DLTRAIN = str(Path(sys.executable).parent / "dltrain")
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str):
+    """A module of scripts/ (not a package), e.g. ``load_script("classifier_table")``, for tests of the scripts
+    and of what they share with the tests (the classifiers' recipe)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_dltrain(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:

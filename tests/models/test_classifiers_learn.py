@@ -11,15 +11,10 @@ measured on two seeds in docs/models.md, "Short recipes"): the CI budget then bu
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from helpers import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "classifier_table.py"
-spec = importlib.util.spec_from_file_location("classifier_table", SCRIPT)
-classifier_table = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(classifier_table)
+classifier_table = load_script("classifier_table")
 
 LEARNERS = ["mlp", "lenet", "googlenet", "mobilenet_v1", "mobilenet_v2", "shufflenet_v2", "stn", "spp_net"]
 
@@ -88,6 +83,13 @@ SHORT_RECIPES = {
     "vit_small": (1, SHORT + PATCH_4 + ["optimizer.lr=5e-4", "scheduler.warmup_steps=5"]),
     "vit_base": (1, SHORT + PATCH_4 + ["optimizer.lr=5e-4", "scheduler.warmup_steps=5"]),
 }
+
+
+def test_every_image_classifier_config_is_trained_here():
+    """tests/test_every_model_config.py leaves the image classifiers to this file (and to the fast suite's
+    test_every_classifier_config.py, which steps each one): a new classifier config must get a recipe here."""
+    trained = LEARNERS + list(OWN_RECIPES) + list(SHORT_RECIPES)
+    assert sorted(trained) == classifier_table.classifier_names()
 
 
 @pytest.mark.slow

@@ -5,27 +5,16 @@ this file checks what a user types: `dltrain model=<name> data=<name>`.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from helpers import load_script
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from dltrain import api
-from dltrain.launch.config import CONFIG_DIR
 from dltrain.models.transfer import head_parameter_names
 
-
-def classifier_configs() -> list[str]:
-    names = []
-    for path in sorted((Path(CONFIG_DIR) / "model").glob("*.yaml")):
-        if "_target_: dltrain.models.classification." in path.read_text():
-            names.append(path.stem)
-    return names
-
-
-CLASSIFIERS = classifier_configs()
+CLASSIFIERS = load_script("classifier_table").classifier_names()
 
 
 def build(name: str, data: str, **extra):
