@@ -327,10 +327,11 @@ class Trainer:
         raise Preempted(f"preempted at step {self.global_step}; {saved}", path, self.preemption.received)
 
     def log_weight_histograms(self, task: Task) -> None:
+        # sections named after "val": TIME SERIES, TensorBoard's first tab, orders them by name below the curves
         for name, parameter in task.named_weight_tensors():
             self.loggers.log_histogram(f"weights/{name}", parameter, self.global_step)
             if parameter.grad is not None:
-                self.loggers.log_histogram(f"gradients/{name}", parameter.grad, self.global_step)
+                self.loggers.log_histogram(f"weights_grad/{name}", parameter.grad, self.global_step)
 
     def _num_batches(self, available: int, limit: int | float | None) -> int:
         if limit is None:

@@ -102,6 +102,7 @@ def test_cli_logistic_regression_on_breast_cancer_logs_metrics_and_curves(cli):
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
     assert {"val/acc", "val/precision", "val/recall", "val/roc_auc"} <= set(events.Tags()["scalars"])
     assert {"val/roc_curve", "val/pr_curve", "test/roc_curve"} <= set(events.Tags()["images"])
+    assert "test/pr/malignant" in events.Tags()["tensors"]  # PR CURVES names the positive class (data.class_names)
     assert {"roc_curve.png", "pr_curve.png"} <= {p.name for p in (run_dir / "plots").iterdir()}
     roc = Image.open(run_dir / "plots" / "roc_curve.png")
     assert min(roc.size) >= 500  # matplotlib's labelled figure, not a thumbnail

@@ -41,6 +41,7 @@ class TabularData(DataModule):
         download: bool = True,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
+        class_names: list[str] | None = None,
         **loader_options,
     ) -> None:
         if name not in KINDS:
@@ -50,6 +51,7 @@ class TabularData(DataModule):
         self.root, self.download = str(root), download
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.target_mean, self.target_std = 0.0, 1.0
+        self.class_names = list(class_names) if class_names else None  # of a classification set: 0, 1, ...
 
     def setup(self) -> None:
         features, target = self._load()
