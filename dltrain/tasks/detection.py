@@ -149,8 +149,9 @@ class DetectionTask(Task):
             for source, name in kinds:
                 row[f"{name}ap"] = float(values[f"{source}map_per_class"].reshape(-1)[index])
                 row[f"{name}ar_100"] = float(values[f"{source}mar_100_per_class"].reshape(-1)[index])
-            rows.append(row)
-        return rows
+            if any(value >= 0 for key, value in row.items() if key != "class"):  # COCO's -1: only predicted, never
+                rows.append(row)  # in the truth (a detector without a background class may name label 0)
+        return rows or None
 
     def log_visuals(self, logger: Any, step: int, prefix: str) -> None:
         if self._samples is None or not self.num_sample_images:

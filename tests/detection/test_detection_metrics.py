@@ -135,3 +135,16 @@ def test_per_class_ap_and_ar_equal_cocoeval_of_each_category_and_average_to_the_
         assert row["ap"] == pytest.approx(stats[0], abs=1e-6) and row["ar_100"] == pytest.approx(stats[8], abs=1e-6)
     assert sum(row["ap"] for row in rows) / 3 == pytest.approx(mean_ap, abs=1e-6)
     assert task._last_pass.compute()["map"] == pytest.approx(mean_ap)  # the pass's metrics are unchanged by it
+
+
+def test_a_class_only_predicted_never_in_the_truth_gets_no_per_class_row():
+    """RetinaNet has no background class and may name label 0: COCOeval gives such a class AP -1, left out of
+    the mAP, and so of the table."""
+    box = torch.tensor([[2.0, 2.0, 12.0, 12.0]])
+    prediction = {"boxes": torch.cat([box, box + 20]), "scores": torch.tensor([0.9, 0.3]), "labels": torch.tensor([1, 0])}
+    task = DetectionTask(FixedPredictions([prediction]), class_names=["thing"])
+    task.eval()
+    task.validation_step(([torch.zeros(3, 48, 48)], [{"boxes": box, "labels": torch.tensor([1])}]), 0)
+    assert task.compute_metrics("val")["val/map"] == pytest.approx(1.0)
+    task.reset_metrics()
+    assert task.per_class_metrics() == [{"class": "thing", "ap": pytest.approx(1.0), "ar_100": pytest.approx(1.0)}]
