@@ -33,11 +33,13 @@ def roc_auc(fpr: torch.Tensor, tpr: torch.Tensor) -> float:
     return float(torch.trapezoid(tpr, fpr))
 
 
-def average_precision(recall: torch.Tensor, precision: torch.Tensor) -> float:
-    """Sum of precision x the recall gained at each point of the curve, from recall 0 (scikit-learn's
-    ``average_precision_score``: no interpolation between the points)."""
-    gained = torch.diff(recall.double(), prepend=recall.new_zeros(1, dtype=torch.float64))
-    return float((gained * precision.double()).sum())
+def average_precision(recall: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
+    """Sum of precision x the recall gained at each point of a curve, from recall 0 (scikit-learn's
+    ``average_precision_score``: no interpolation between the points). The points run along the last dimension
+    from the highest threshold down (rising recall); leading dimensions are curves of several classes."""
+    recall, precision = recall.double(), precision.double()
+    gained = torch.diff(recall, dim=-1, prepend=torch.zeros_like(recall[..., :1]))
+    return (gained * precision).sum(dim=-1)
 
 
 def _cumulative_counts(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -89,7 +89,7 @@ class BinaryClassificationTask(Task):
         roc = curve_figure(fpr, tpr, f"{prefix} ROC, class {positive}", "false positive rate", "true positive rate",
                            label=f"ROC-AUC {roc_auc(fpr, tpr):.3f}", diagonal=True)
         pr = curve_figure(recall, precision, f"{prefix} precision-recall, class {positive}", "recall", "precision",
-                          label=f"AP {average_precision(recall, precision):.3f}")
+                          label=f"AP {float(average_precision(recall, precision)):.3f}")
         logger.log_image(f"{prefix}/roc_curve", figure_to_uint8(roc), step)
         logger.log_image(f"{prefix}/pr_curve", figure_to_uint8(pr), step)
 

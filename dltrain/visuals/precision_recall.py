@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from dltrain.metrics.binary import average_precision
 from dltrain.visuals.figures import new_figure
 
 
@@ -22,16 +23,10 @@ def precision_recall(counts: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tor
     return precision, recall
 
 
-def average_precision(precision: torch.Tensor, recall: torch.Tensor) -> torch.Tensor:
-    """Per class: sum of precision x the recall gained at each threshold, from the highest threshold down."""
-    gained = recall - torch.cat([recall[:, 1:], torch.zeros_like(recall[:, :1])], dim=1)
-    return (gained * precision).sum(dim=1)
-
-
 def pr_curves_figure(counts: dict[str, torch.Tensor], class_names: Sequence[str],
                      title: str = "precision-recall per class") -> Any:
     precision, recall = precision_recall(counts)
-    ap = average_precision(precision, recall)
+    ap = average_precision(recall.flip(-1), precision.flip(-1))  # the thresholds rise along the counts
     figure = new_figure(7.5, 6.0)
     axes = figure.add_subplot()
     colours = [f"C{i}" for i in range(10)]

@@ -77,7 +77,7 @@ def test_average_precision_equals_scikit_learns_with_ties():
     scores = torch.randint(0, 7, (300,), generator=generator).float() / 6
     labels = (torch.rand(300, generator=generator) < 0.2 + 0.6 * scores).long()
     recall, precision = precision_recall_curve(scores, labels)
-    assert average_precision(recall, precision) == pytest.approx(
+    assert float(average_precision(recall, precision)) == pytest.approx(
         average_precision_score(labels.numpy(), scores.numpy()), abs=1e-12)
 
 
