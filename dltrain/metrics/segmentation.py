@@ -45,17 +45,18 @@ class SegmentationMetrics:
             self.loss_sum += loss.detach().double() * len(target)
             self.count += len(target)
 
-    def _pixels(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per class: pixels of the class in the truth, pixels predicted as it, pixels right."""
+    def _per_class(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per class: pixels of the class in the truth, pixels predicted as it, pixels right, their union
+        (truth or prediction) and the IoU."""
         n = self.confusion.double().cpu()
-        return n.sum(dim=1), n.sum(dim=0), n.diag()
+        true_pixels, predicted_pixels, hits = n.sum(dim=1), n.sum(dim=0), n.diag()
+        union = true_pixels + predicted_pixels - hits
+        return true_pixels, predicted_pixels, hits, union, hits / union.clamp(min=1)
 
     def compute(self) -> dict[str, float]:
-        true_pixels, predicted_pixels, hits = self._pixels()
+        true_pixels, _, hits, union, iou = self._per_class()
         total = true_pixels.sum().clamp(min=1)
         present = true_pixels > 0
-        union = true_pixels + predicted_pixels - hits
-        iou = hits / union.clamp(min=1)
         metrics = {
             "pixel_acc": (hits.sum() / total).item(),
             "mean_acc": (hits[present] / true_pixels[present]).mean().nan_to_num(0.0).item(),
@@ -70,8 +71,7 @@ class SegmentationMetrics:
     def per_class(self) -> list[dict[str, float | int | str]]:
         """Each class's IoU, precision (right / predicted pixels), recall (right / true pixels) and pixels in the
         truth over the pass: the rows of per_class.csv."""
-        true_pixels, predicted_pixels, hits = self._pixels()
-        iou = hits / (true_pixels + predicted_pixels - hits).clamp(min=1)
+        true_pixels, predicted_pixels, hits, _, iou = self._per_class()
         precision, recall = hits / predicted_pixels.clamp(min=1), hits / true_pixels.clamp(min=1)
         return [{"class": name, "iou": float(iou[k]), "precision": float(precision[k]), "recall": float(recall[k]),
                  "pixels": int(true_pixels[k])} for k, name in enumerate(self.class_names)]

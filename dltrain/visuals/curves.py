@@ -29,4 +29,3 @@ def curve_figure(x: torch.Tensor, y: torch.Tensor, title: str, x_label: str, y_l
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right" if diagonal else "lower left")
     return figure
-
