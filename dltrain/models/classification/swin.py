@@ -253,7 +253,7 @@ class SwinTransformer(nn.Module):
 
         self.patch_embed = PatchEmbedding(in_channels, embed_dim, patch_size)
         # stochastic depth rises linearly from 0 to drop_path_rate over all blocks
-        rates = iter(torch.linspace(0, drop_path_rate, sum(depths)).tolist())
+        rates = iter(torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist())  # also under meta
         stages = []
         for i, (depth, heads, size) in enumerate(zip(depths, num_heads, sizes)):
             dim = embed_dim * 2**i

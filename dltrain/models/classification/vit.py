@@ -172,7 +172,7 @@ class VisionTransformer(nn.Module):
         self.pos_embed = PositionEmbedding(num_patches + 1, embed_dim)
         self.pos_drop = nn.Dropout(dropout)
         # stochastic depth grows linearly with depth: deep blocks are dropped more often
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()  # also under a meta device
         self.blocks = nn.Sequential(
             *(EncoderBlock(embed_dim, num_heads, mlp_ratio, dropout, attention_dropout, r) for r in rates)
         )
