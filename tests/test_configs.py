@@ -51,6 +51,42 @@ def test_decay_norm_and_bias_switch_puts_every_parameter_in_one_decayed_group():
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.05]
 
 
+@pytest.mark.parametrize("overrides, device, fused", [
+    (["optimizer=adam"], "cpu", True), (["optimizer=adamw"], "cuda", True),
+    (["optimizer=adamw", "++optimizer.foreach=true"], "cpu", None),  # the config chose: left as it is
+    (["optimizer=adam", "++optimizer.fused=false"], "cpu", False),
+    (["optimizer=adam"], "mps", None), (["optimizer=sgd"], "cpu", None),
+])
+def test_adam_and_adamw_take_their_fused_kernel_unless_the_config_chose(overrides, device, fused):
+    from dltrain.engine.optimization import fused_where_it_applies
+
+    factory, _ = build.split_optimizer_config(api.compose(overrides))
+    optimizer = fused_where_it_applies(factory, device)([torch.nn.Parameter(torch.zeros(2))])
+    assert optimizer.defaults.get("fused") == fused
+
+
+def test_the_trainers_adam_steps_fused_as_the_loop_would_to_float_precision(tmp_path):
+    """The default run's optimizer is the fused Adam, and one step of it equals PyTorch's default loop's."""
+    from dltrain.engine.optimization import Optimization
+
+    factory, _ = build.split_optimizer_config(api.compose(["optimizer=adam"]))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 3)
+    reference = torch.nn.Linear(8, 3)
+    reference.load_state_dict(model.state_dict())
+    optim = Optimization.build({"model": list(model.named_parameters())}, factory,
+                               lambda optimizer, **_: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0),
+                               1, 1, device_type="cpu")
+    loop = torch.optim.Adam(reference.parameters(), lr=1e-3, foreach=False)
+    assert optim.optimizers["model"].defaults["fused"] is True
+    x = torch.randn(4, 8)
+    for net, optimizer in ((model, optim.optimizers["model"]), (reference, loop)):
+        net(x).square().sum().backward()
+        optimizer.step()
+    for ours, theirs in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(ours, theirs)
+
+
 def test_without_weight_decay_all_parameters_share_one_group():
     from dltrain.engine.optimization import parameter_groups
 
