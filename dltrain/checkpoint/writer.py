@@ -45,6 +45,8 @@ def snapshot(value: Any, buffers: dict[str, torch.Tensor], path: str = "",
     if isinstance(value, dict):
         return {k: snapshot(v, buffers, f"{path}/{k}", copies) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if not any(isinstance(v, (torch.Tensor, dict, list, tuple)) for v in value):  # plain numbers, like the
+            return value if isinstance(value, tuple) else list(value)  # 625 of Python's generator state: one copy
         return type(value)(snapshot(v, buffers, f"{path}/{i}", copies) for i, v in enumerate(value))
     return value
 
