@@ -37,7 +37,8 @@ def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):
     scalars = set(events.Tags()["scalars"])
     assert {"train/loss", "val/acc", "val/acc_top5", "val/loss", "train/lr", "train/loss_epoch"} <= scalars
     assert {tag.split("/")[0] for tag in scalars} == {"train", "val", "test"}  # SCALARS opens on the curves
-    assert {"val/confusion_matrix", "val/predictions"} <= set(events.Tags()["images"])
+    # the run trains for seconds: its pictures in TensorBoard are the test pass's (trainer.visuals_time_share)
+    assert {"test/confusion_matrix", "test/predictions"} <= set(events.Tags()["images"])
     histograms = events.Tags()["histograms"]
     assert any(tag.startswith("weights/") for tag in histograms)
     assert any(tag.startswith("weights_grad/") for tag in histograms)

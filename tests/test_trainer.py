@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -167,22 +168,63 @@ def test_every_validation_pass_starts_from_zero(tmp_path):
     assert first == second and 0 <= first["test/acc"] <= 1
 
 
-def test_pictures_are_drawn_every_nth_validation_and_at_the_last_epoch(tmp_path):
-    """trainer.visuals_every_n_validations=2 over 5 epochs: the confusion matrix and the histograms at epochs 2, 4
-    and 5 (the last), the scalars at every epoch."""
+def picture_epochs(run: Path) -> dict[str, list[int]]:
+    """The epochs at which each picture (image or histogram) of a run's TensorBoard was drawn."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    events = EventAccumulator(str(run / "tb"), size_guidance={"images": 0, "histograms": 0}).Reload()
+    steps_per_epoch = events.Scalars("val/acc")[0].step
+    assert [s.step // steps_per_epoch for s in events.Scalars("val/acc")] == list(range(1, 6))  # curves: each epoch
+    kinds = ((events.Images, events.Tags()["images"]), (events.Histograms, events.Tags()["histograms"]))
+    return {tag: [e.step // steps_per_epoch for e in kind(tag)] for kind, tags in kinds for tag in tags}
+
+
+@pytest.mark.parametrize("test_pass", [True, False])
+def test_pictures_are_drawn_every_nth_validation_and_the_last_by_the_test_pass_or_the_last_epoch(tmp_path, test_pass):
+    """trainer.visuals_every_n_validations=2 over 5 epochs, no time limit: the confusion matrix at epochs 2 and 4, and
+    the last at epoch 5 from the test pass after training, or without one from the last epoch's validation (plots/
+    is made of them); the weight histograms at epochs 2, 4 and 5 (the last)."""
+    train(tmp_path, "trainer.max_epochs=5", "trainer.visuals_every_n_validations=2", "trainer.log_histograms=true",
+          "trainer.visuals_time_share=null", "logger=tensorboard", f"test={str(test_pass).lower()}")
+    pictures = picture_epochs(tmp_path / "run")
+    assert pictures and {"weights", "val", "test" if test_pass else "val"} <= {t.split("/")[0] for t in pictures}
+    for tag, epochs in pictures.items():
+        expected = [5] if tag.startswith("test/") else [2, 4] if test_pass and tag.startswith("val/") else [2, 4, 5]
+        assert epochs == expected, tag
+    assert (tmp_path / "run" / "plots" / "confusion_matrix.png").exists()
+
+
+def test_pictures_during_training_keep_within_their_share_of_its_time(tmp_path):
+    """The default 5%: a run of a second ends before its first picture would be within budget, so the task's pictures
+    are the test pass's alone (TensorBoard and plots/), where the same run without the limit draws at epoch 2 and 4;
+    the cheap weight histograms keep their cadence."""
     train(tmp_path, "trainer.max_epochs=5", "trainer.visuals_every_n_validations=2", "trainer.log_histograms=true",
           "logger=tensorboard")
-    events = EventAccumulator(str(tmp_path / "run" / "tb"), size_guidance={"images": 0, "histograms": 0}).Reload()
-    steps_per_epoch = events.Scalars("val/acc")[0].step
-    assert [s.step // steps_per_epoch for s in events.Scalars("val/acc")] == [1, 2, 3, 4, 5]
-    pictures = events.Tags()["images"] + events.Tags()["histograms"]
-    assert pictures and {"weights", "val"} <= {tag.split("/")[0] for tag in pictures}
-    for tag in pictures:
-        kind = events.Images if tag in events.Tags()["images"] else events.Histograms
-        expected = [5] if tag.startswith("test/") else [2, 4, 5]  # the test pass after training draws once
-        assert [e.step // steps_per_epoch for e in kind(tag)] == expected, tag
+    pictures = picture_epochs(tmp_path / "run")
+    assert {tag.split("/")[0] for tag in pictures} == {"test", "weights", "weights_grad"}, pictures
+    assert all(epochs == ([5] if tag.startswith("test/") else [2, 4, 5]) for tag, epochs in pictures.items())
+    assert (tmp_path / "run" / "plots" / "confusion_matrix.png").exists()
+
+
+def test_the_picture_schedule_spends_at_most_its_share_of_the_time_trained(monkeypatch):
+    from dltrain.engine import picture_schedule
+
+    clock = [100.0]
+    monkeypatch.setattr(picture_schedule.time, "perf_counter", lambda: clock[0])
+    schedule = picture_schedule.PictureSchedule(every_n_validations=1, time_share=0.1, at_last_epoch=False)
+    drawn = []
+    for epoch in range(1, 61):
+        clock[0] += 1.0  # an epoch of training takes 1 s
+        if schedule.due(epoch, last_epoch=epoch == 60):
+            drawn.append(epoch)
+            with schedule.drawing():
+                clock[0] += 2.0  # its pictures take 2 s
+    # 10% of the time: the first picture is guessed at 0.5 s (nothing timed yet), so it comes after 5 s of training;
+    # then each once the 2 s it is measured to take fit in the share (40 s, 60 s in all)
+    assert drawn == [5, 38, 56]
+    assert schedule.spent == 6.0 and schedule.spent <= 0.1 * (clock[0] - 100.0)
+    assert not picture_schedule.PictureSchedule(1, 0.1, at_last_epoch=False).due(0, last_epoch=False)
+    assert picture_schedule.PictureSchedule(3, 0.1, at_last_epoch=True).due(1, last_epoch=True)  # plots/ need it
 
 
 def test_metrics_csv_appended_flush_by_flush_equals_the_files_written_at_once(tmp_path):

@@ -31,6 +31,7 @@ BAD = [
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 cannot work: it must be a whole number of at least 1"),
     (["trainer.max_epochs=-3"], "trainer.max_epochs=-3 cannot work"),
     (["trainer.limit_train_batches=0"], "trainer.limit_train_batches=0 cannot work"),
+    (["trainer.visuals_time_share=0"], "trainer.visuals_time_share=0 cannot work: it must be null (no limit) or a"),
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr=-0.1 cannot work"),  # every value of a sweep is checked first
 ]
 
@@ -61,7 +62,8 @@ def test_an_output_path_that_is_a_file_or_read_only_is_one_sentence(cli):
 
 
 def test_the_trainer_configs_name_exactly_the_trainers_settings():
-    injected = {"self", "run_dir", "loggers", "callbacks", "seed", "config_yaml"}  # passed by the run builder
+    # passed by the run builder
+    injected = {"self", "run_dir", "loggers", "callbacks", "seed", "config_yaml", "visuals_at_last_epoch"}
     assert trainer_settings(CONFIG_DIR) | {"_target_"} == set(inspect.signature(Trainer.__init__).parameters) - \
         injected | {"_target_"}
 

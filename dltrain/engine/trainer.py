@@ -33,6 +33,7 @@ from dltrain.engine.environment import pick_device, seed_everything, set_determi
 from dltrain.engine.loggers import LoggerGroup
 from dltrain.engine.loss_guard import LossGuard
 from dltrain.engine.optimization import Optimization, autocast
+from dltrain.engine.picture_schedule import PictureSchedule
 from dltrain.engine.preemption import Preempted, Preemption
 from dltrain.errors import UserError
 from dltrain.tasks.base import Task
@@ -73,6 +74,8 @@ class Trainer:
         deterministic: bool = False,
         log_histograms: bool = True,
         visuals_every_n_validations: int = 10,
+        visuals_time_share: float | None = 0.05,
+        visuals_at_last_epoch: bool = True,
         enable_checkpointing: bool = True,
         enable_progress_bar: bool = True,
         num_threads: int | None = None,
@@ -104,13 +107,16 @@ class Trainer:
         self.limit_train_batches, self.limit_val_batches = limit_train_batches, limit_val_batches
         self.val_every_n_epochs, self.log_every_n_steps = val_every_n_epochs, log_every_n_steps
         self.compile, self.channels_last, self.deterministic = compile, channels_last, deterministic
-        self.log_histograms, self.visuals_every_n_validations = log_histograms, visuals_every_n_validations
+        self.log_histograms = log_histograms
+        # which validations draw pictures (build_trainer: the last epoch's only when no test pass draws after it)
+        self.pictures = PictureSchedule(visuals_every_n_validations, visuals_time_share, visuals_at_last_epoch)
         self.enable_checkpointing, self.enable_progress_bar = enable_checkpointing, enable_progress_bar
         self.fast_dev_run = fast_dev_run
         if fast_dev_run:  # trainer=debug: wins over an experiment's epochs and limits, which compose after it
             self.max_epochs, self.max_steps = 1, -1
             self.limit_train_batches = self.limit_val_batches = fast_dev_run
             self.enable_checkpointing, self.log_histograms = False, False
+            self.pictures.at_last_epoch = True  # its one validation draws too: the check covers the pictures
         if num_threads:  # small models on a busy CPU run faster on one thread than on two that wait
             torch.set_num_threads(num_threads)
         self.epoch = 0
@@ -180,12 +186,15 @@ class Trainer:
         """For each epoch: train -> validate -> callbacks (checkpoint, early stop); until the last or a stop."""
         epochs = console.bar(range(start_epoch, self.max_epochs), self.show_progress, desc="epochs",
                              initial=start_epoch, total=self.max_epochs)
+        self.pictures.start()
         with self.preemption.handling_signals():
             for self.epoch in epochs:
                 started = time.perf_counter()
                 metrics = self.train_epoch(task, data.train_dataloader(self.epoch))
-                draws = self._draws_visuals()
-                if (self.epoch + 1) % self.val_every_n_epochs == 0 or self._is_last_epoch():
+                validates = (self.epoch + 1) % self.val_every_n_epochs == 0 or self._is_last_epoch()
+                validation = (self.epoch + 1) // self.val_every_n_epochs if validates else 0  # counted from 1
+                if validates:
+                    draws = self.pictures.due(validation, self._is_last_epoch())
                     metrics |= self.validate(task, data.val_dataloader(), visuals=draws)
                     self.optim.step_plateau(metrics, task.monitor)
                 metrics["epoch"] = self.epoch + 1  # 1-based, as the console, best_epoch and metrics.csv count
@@ -194,7 +203,7 @@ class Trainer:
                 metrics["train/epoch_time_s"] = time.perf_counter() - started
                 self.best.update(metrics, self.epoch + 1, self.global_step)
                 self.loggers.log_metrics(metrics, self.global_step)
-                if self.log_histograms and draws:
+                if self.log_histograms and self.pictures.at_cadence(validation, self._is_last_epoch()):
                     self.log_weight_histograms(task)
                 self.last_metrics = metrics  # what this epoch's checkpoint stores
                 for callback in self.callbacks:
@@ -268,7 +277,8 @@ class Trainer:
         self.dist.reduce_metrics(task, loader)  # DDP: sums and counts of every rank's slice
         metrics = task.compute_metrics(prefix)
         if visuals and self.loggers.loggers:  # drawing images nobody will see costs more than a small model's epoch
-            task.log_visuals(self.loggers, self.global_step, prefix)
+            with self.pictures.drawing():
+                task.log_visuals(self.loggers, self.global_step, prefix)
         task.reset_metrics()
         for callback in self.callbacks:
             callback.on_validation_end(self, task)
@@ -342,13 +352,6 @@ class Trainer:
 
     def stops_after_this_epoch(self) -> bool:
         return self.should_stop or (0 < self.max_steps <= self.global_step) or self._is_last_epoch()
-
-    def _draws_visuals(self) -> bool:
-        """Pictures (confusion matrix, samples, histograms) at every n-th validation and at the last epoch: drawing
-        them costs more than a small model's epoch, and a picture, unlike a point of a curve, is looked at once."""
-        validates = (self.epoch + 1) % self.val_every_n_epochs == 0
-        validations = (self.epoch + 1) // self.val_every_n_epochs
-        return self._is_last_epoch() or (validates and validations % self.visuals_every_n_validations == 0)
 
     def _is_last_epoch(self) -> bool:
         return self.epoch + 1 == self.max_epochs

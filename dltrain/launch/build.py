@@ -56,8 +56,10 @@ def build_task(cfg: DictConfig) -> Task:
 def build_trainer(cfg: DictConfig, run_dir: Path) -> Trainer:
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    # a test pass after training draws the run's last pictures (plots/): then the last epoch need not
     return instantiate(cfg.trainer, run_dir=run_dir, loggers=loggers, callbacks=callbacks, seed=cfg.seed,
-                       config_yaml=OmegaConf.to_yaml(cfg, resolve=True))
+                       config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+                       visuals_at_last_epoch=not cfg.get("test", True))
 
 
 def split_optimizer_config(cfg: DictConfig) -> tuple[Any, bool]:

@@ -43,6 +43,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trainer.accumulate_grad_batches": (lambda v: whole(v) and v >= 1, "a whole number of at least 1"),
     "trainer.val_every_n_epochs": (lambda v: whole(v) and v >= 1, "a whole number of at least 1"),
     "trainer.visuals_every_n_validations": (lambda v: whole(v) and v >= 1, "a whole number of at least 1"),
+    "trainer.visuals_time_share": (lambda v: v is None or (number(v) and 0 < v <= 1),
+                                   "null (no limit) or a fraction in (0, 1]"),
     "trainer.log_every_n_steps": (lambda v: whole(v) and v >= 1, "a whole number of at least 1"),
     "trainer.limit_train_batches": (lambda v: v is None or (whole(v) and v >= 1) or (number(v) and 0 < v <= 1),
                                     "null, a whole number of at least 1, or a fraction in (0, 1]"),

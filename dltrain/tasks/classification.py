@@ -3,7 +3,7 @@
 Metrics: loss, accuracy, top-k accuracy (for 1 < k < classes), balanced accuracy, all exact over
 the pass. At validation end TensorBoard gets a grid of sample predictions (green frame: right, red: wrong),
 a precision-recall curve per class (PR CURVES tab, up to 10 classes) and the labelled confusion matrix (at the
-validations the trainer draws pictures at: ``trainer.visuals_every_n_validations``). At the end of a run
+validations the trainer draws pictures at: dltrain/engine/picture_schedule.py). At the end of a run
 (``save_figures``, ``per_class_metrics``) the last pass gives plots/confusion_matrix.png,
 plots/confusion_matrix_normalized.png, plots/pr_curves.png and the per-class precision / recall / F1 / support
 of per_class.csv.

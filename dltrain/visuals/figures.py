@@ -6,8 +6,9 @@ matplotlib is imported inside these functions, never at module import: it costs 
 state is kept between epochs, and nothing needs closing.
 
 Drawing a labelled figure costs a few tenths of a second, more than an epoch of a small model, so the trainer
-asks tasks for pictures only at every ``trainer.visuals_every_n_validations``-th validation, the last epoch's
-and the test pass (dltrain/engine/trainer.py), and plots/ gets them once, at the end of the run.
+asks tasks for pictures only at every ``trainer.visuals_every_n_validations``-th validation within a share of
+the training time, and at the test pass (dltrain/engine/picture_schedule.py); plots/ gets them once, at the end
+of the run.
 """
 from __future__ import annotations
 

@@ -97,7 +97,8 @@ def test_california_housing_offline_fails_in_one_sentence(tmp_path):
 
 
 def test_cli_logistic_regression_on_breast_cancer_logs_metrics_and_curves(cli):
-    cli("model=logistic_regression", "data=breast_cancer", "trainer.max_epochs=2")
+    cli("model=logistic_regression", "data=breast_cancer", "trainer.max_epochs=2",
+        "trainer.visuals_every_n_validations=1", "trainer.visuals_time_share=null")  # pictures at each validation
     (run_dir,) = run_dirs(cli.root, "logistic_regression_breast_cancer")
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
     assert {"val/acc", "val/precision", "val/recall", "val/roc_auc"} <= set(events.Tags()["scalars"])
