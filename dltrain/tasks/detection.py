@@ -29,6 +29,7 @@ lists the boxes in the file's pixel coordinates.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -60,6 +61,8 @@ def coco_mean_average_precision(iou_type: str | tuple[str, ...],
     """
     from faster_coco_eval.core.cocoeval import Params
 
+    # its progress lines ("Accumulating evaluation results...", 8 a pass) at INFO would fill the run's log
+    logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
     coco = Params(iouType="bbox")  # the segm thresholds are the same
     return MeanAveragePrecision(box_format="xyxy", iou_type=iou_type, backend=backend,
                                 iou_thresholds=coco.iouThrs.tolist(), rec_thresholds=coco.recThrs.tolist(),

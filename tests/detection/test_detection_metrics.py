@@ -1,6 +1,8 @@
 """COCO mAP through the detection task, against values computed by hand and against pycocotools' COCOeval."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 from torch import nn
@@ -121,6 +123,14 @@ def test_map_equals_pycocotools_cocoeval():
     for key, value in reference.items():
         if value >= 0:
             assert ours[f"val/{key}"] == pytest.approx(value, abs=1e-6), key
+
+
+def test_the_evaluation_writes_no_progress_lines_into_the_runs_log(caplog):
+    """faster-coco-eval reports each evaluation at INFO (8 lines a pass): a detector's log keeps only its own."""
+    predictions, targets = boxes_on_a_pixel_grid()
+    with caplog.at_level(logging.INFO):
+        validated_task(predictions, targets).compute_metrics("val")
+    assert not [r for r in caplog.records if r.name.startswith("faster_coco_eval")], caplog.text
 
 
 def test_per_class_ap_and_ar_equal_cocoeval_of_each_category_and_average_to_the_map():
