@@ -65,7 +65,7 @@ def test_adam_and_adamw_take_their_fused_kernel_unless_the_config_chose(override
     assert optimizer.defaults.get("fused") == fused
 
 
-def test_the_trainers_adam_steps_fused_as_the_loop_would_to_float_precision(tmp_path):
+def test_the_trainers_adam_steps_fused_as_the_loop_would_to_float_precision():
     """The default run's optimizer is the fused Adam, and one step of it equals PyTorch's default loop's."""
     from dltrain.engine.optimization import Optimization
 

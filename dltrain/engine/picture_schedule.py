@@ -31,13 +31,14 @@ class PictureSchedule:
     def at_cadence(self, validation: int, last_epoch: bool) -> bool:
         """Every n-th validation and the last epoch (weight histograms); ``validation`` counts validations from 1,
         0 when the epoch does not validate."""
-        return last_epoch or (validation > 0 and validation % self.every_n_validations == 0)
+        return last_epoch or self.is_nth(validation)
 
     def due(self, validation: int, last_epoch: bool) -> bool:
         """Whether this epoch's validation draws the task's pictures."""
-        if last_epoch and self.at_last_epoch:
-            return True
-        return validation > 0 and validation % self.every_n_validations == 0 and self.within_budget()
+        return (last_epoch and self.at_last_epoch) or (self.is_nth(validation) and self.within_budget())
+
+    def is_nth(self, validation: int) -> bool:
+        return validation > 0 and validation % self.every_n_validations == 0
 
     def within_budget(self) -> bool:
         if self.time_share is None:

@@ -108,15 +108,16 @@ class Trainer:
         self.val_every_n_epochs, self.log_every_n_steps = val_every_n_epochs, log_every_n_steps
         self.compile, self.channels_last, self.deterministic = compile, channels_last, deterministic
         self.log_histograms = log_histograms
-        # which validations draw pictures (build_trainer: the last epoch's only when no test pass draws after it)
-        self.pictures = PictureSchedule(visuals_every_n_validations, visuals_time_share, visuals_at_last_epoch)
+        # which validations draw pictures (build_trainer: the last epoch's only when no test pass draws after it;
+        # trainer=debug's one validation always, so its check covers the pictures)
+        self.pictures = PictureSchedule(visuals_every_n_validations, visuals_time_share,
+                                        visuals_at_last_epoch or bool(fast_dev_run))
         self.enable_checkpointing, self.enable_progress_bar = enable_checkpointing, enable_progress_bar
         self.fast_dev_run = fast_dev_run
         if fast_dev_run:  # trainer=debug: wins over an experiment's epochs and limits, which compose after it
             self.max_epochs, self.max_steps = 1, -1
             self.limit_train_batches = self.limit_val_batches = fast_dev_run
             self.enable_checkpointing, self.log_histograms = False, False
-            self.pictures.at_last_epoch = True  # its one validation draws too: the check covers the pictures
         if num_threads:  # small models on a busy CPU run faster on one thread than on two that wait
             torch.set_num_threads(num_threads)
         self.epoch = 0
