@@ -18,8 +18,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 @pytest.fixture
 def cli(tmp_path: Path):
-    def call(*args: str, ok: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
-        result = run_dltrain(*args, cwd=tmp_path, timeout=timeout)
+    def call(*args: str, ok: bool = True, timeout: int = 600, fresh: bool = False) -> subprocess.CompletedProcess:
+        result = run_dltrain(*args, cwd=tmp_path, timeout=timeout, fresh=fresh)
         if ok and result.returncode != 0:
             raise AssertionError(f"dltrain {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         return result

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from dltrain import api, checkpoint
-from dltrain.checkpoint import legacy
+from dltrain.checkpoint import legacy, rng
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD = FIXTURES / "softmax_regression_digits_2026-12.ckpt"
@@ -49,3 +50,11 @@ def test_the_api_evaluates_and_resumes_an_old_checkpoint(tmp_path):
                         run_dir=tmp_path / "resumed")
     assert results["best_epoch"] in (2, 3)  # the old run's best (epoch 2) is carried on, or beaten at epoch 3
     assert results["best"] >= WRITTEN["best"]
+
+
+def test_an_old_checkpoints_python_generator_state_a_list_of_numbers_is_restored():
+    raw = torch.load(OLD, map_location="cpu", weights_only=True)
+    version, keys, gauss = raw["rng"]["python"]
+    assert isinstance(keys, list)  # today's checkpoints hold one tensor
+    rng.restore_rng(raw["rng"])
+    assert random.getstate() == (version, tuple(keys), gauss)

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 
 def test_bare_dltrain_learns_digits_and_writes_a_complete_run_dir(cli):
-    result = cli()
+    result = cli(fresh=True)  # the installed command in a new interpreter, nothing imported before
     (run_dir,) = run_dirs(cli.root, "mlp_digits")
     assert str(run_dir) in result.stdout + result.stderr  # it says where the run went
 

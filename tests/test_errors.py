@@ -97,3 +97,11 @@ def test_resuming_with_another_optimizer_is_a_clear_error(cli):
     last = run_dirs(cli.root, "mlp_digits")[0] / "checkpoints" / "last.ckpt"
     result = cli(f"ckpt_path={last}", "trainer.max_epochs=2", "optimizer=sgd", ok=False)
     assert_clean_error(result, "optimizer state does not fit")
+
+
+def test_the_forked_command_of_the_tests_answers_as_the_installed_one(cli):
+    """tests/helpers.py forks most `dltrain` runs from a process that has imported torch; what they report must be
+    what the installed command reports in a new interpreter."""
+    forked, fresh = (cli("trainer.max_epoch=3", ok=False, fresh=fresh) for fresh in (False, True))
+    assert forked.returncode == fresh.returncode == 2
+    assert forked.stderr == fresh.stderr and "Did you mean trainer.max_epochs?" in forked.stderr

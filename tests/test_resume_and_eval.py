@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import random
 
+import numpy as np
 import pytest
 import torch
 from helpers import run_dirs, train_here
 from tb_reading import hparams_rows
 
 from dltrain import checkpoint
+from dltrain.checkpoint import rng
 
 # a short deterministic run with a schedule that depends on the run length (cosine) and dropout
 RUN = ["trainer.max_epochs=4", "trainer.deterministic=true", "trainer.log_histograms=false",
@@ -54,6 +57,16 @@ def test_checkpoint_holds_everything_needed_and_loads_weights_only(cli):
     assert "shadow" in state["callbacks"]["EMA"]  # the EMA weights are saved and resumed
     assert not any(k.startswith(("_orig_mod.", "module.")) for k in state["model"])
     assert "model:" in state["config"]
+
+
+def test_generator_states_round_trip_and_pythons_is_one_tensor():
+    random.seed(3), np.random.seed(4), torch.manual_seed(5)
+    state = rng.capture_rng()
+    assert isinstance(state["python"][1], torch.Tensor)  # one record of the checkpoint, not 625 numbers
+    expected = random.random(), np.random.rand(), torch.rand(1)
+    random.seed(0), np.random.seed(0), torch.manual_seed(0)
+    rng.restore_rng(state)
+    assert (random.random(), np.random.rand(), torch.rand(1)) == expected
 
 
 def test_eval_mode_reports_test_metrics_with_the_stored_config(cli):

@@ -13,7 +13,8 @@ def capture_rng() -> dict[str, Any]:
     version, keys, gauss = random.getstate()
     kind, np_keys, position, has_gauss, cached = np.random.get_state()
     state = {
-        "python": [version, list(keys), gauss],
+        # the 625 numbers as one tensor: as a list, torch.save pickled each one (half of an MLP checkpoint's time)
+        "python": [version, torch.tensor(keys, dtype=torch.int64), gauss],
         "numpy": {"kind": kind, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(position),
                   "has_gauss": int(has_gauss), "cached": float(cached)},
         "torch": torch.get_rng_state(),
@@ -25,6 +26,7 @@ def capture_rng() -> dict[str, Any]:
 
 def restore_rng(state: dict[str, Any]) -> None:
     version, keys, gauss = state["python"]
+    keys = keys.tolist() if isinstance(keys, torch.Tensor) else keys  # a list in checkpoints before 2026-12-06
     random.setstate((version, tuple(keys), gauss))
     numpy_state = state["numpy"]
     np.random.set_state((numpy_state["kind"], numpy_state["keys"].numpy().astype(np.uint32), numpy_state["pos"],

@@ -61,9 +61,14 @@ class TensorBoardLogger(Logger):
         self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=purge_step)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        for name, value in metrics.items():
-            if name not in NOT_TENSORBOARD_SCALARS:
-                self.writer.add_scalar(name, value, step)
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        # one event holds the call's scalars (add_scalar writes an event per scalar, each built and framed alone:
+        # a validation's ten metrics cost 2 ms of an MLP's 70-ms epoch); TensorBoard reads them the same way
+        values = [Summary.Value(tag=name, simple_value=float(value)) for name, value in metrics.items()
+                  if name not in NOT_TENSORBOARD_SCALARS]
+        if values:
+            self.writer.file_writer.add_summary(Summary(value=values), step)
 
     def log_image(self, tag: str, image: torch.Tensor, step: int) -> None:
         self.writer.add_image(tag, image, step)
