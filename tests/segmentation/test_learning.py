@@ -14,6 +14,11 @@ MODELS = ["fcn32s", "fcn8s", "unet", "segnet", "pspnet", "deeplabv3", "deeplabv3
 # U-Net 0.545 / 0.775, DeepLab-v3+ 0.716 / 0.717, DeepLab-v3 (CE + Dice) 0.459 / 0.465; SegNet (CE + Dice) after
 # 5: 0.661 / 0.477 (the others fell below the margin when cut: docs/segmentation.md)
 TEST_EPOCHS = {"unet": 4, "deeplabv3plus": 4, "deeplabv3": 4, "segnet": 5}
+# validated only after their last epoch (best = last validation mIoU), seeds 0 / 1: PSPNet 0.446 / 0.455, FCN-8s
+# 0.550 / 0.523, FCN-32s 0.546 / 0.610, DeepLab-v3 0.458 / 0.469, U-Net 0.541 / 0.764, DeepLab-v3+ 0.713 / 0.719;
+# SegNet's fell to 0.369 on seed 1 (skipped validations change the random stream its training draws), so it
+# validates after every epoch
+LAST_EPOCH_VALIDATES = {"pspnet", "fcn8s", "fcn32s", "deeplabv3", "unet", "deeplabv3plus"}
 
 
 def background_only_miou() -> float:
@@ -25,8 +30,11 @@ def background_only_miou() -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_model_learns_the_shapes(name, tmp_path):
-    epochs = [f"trainer.max_epochs={TEST_EPOCHS[name]}"] if name in TEST_EPOCHS else []
-    results = api.train([f"experiment={name}_shapes", *epochs, "seed=0", "logger=none",
+    epochs = TEST_EPOCHS.get(name) or api.compose([f"experiment={name}_shapes"]).trainer.max_epochs
+    # a validation before the last epoch costs ~40% of an epoch here (200 images at full resolution)
+    validations = 1 if name in LAST_EPOCH_VALIDATES else epochs
+    results = api.train([f"experiment={name}_shapes", f"trainer.max_epochs={epochs}",
+                         f"trainer.val_every_n_epochs={epochs // validations}", "seed=0", "logger=none",
                          "trainer.enable_progress_bar=false", "trainer.num_threads=1"], run_dir=tmp_path)
     baseline = background_only_miou()  # about 0.22
     assert results["best"] > baseline + 0.15, (results["best"], baseline)
