@@ -26,7 +26,7 @@ from dltrain import api
 
 classifier_table = load_script("classifier_table")
 
-LEARNERS = ["mlp", "lenet", "googlenet", "mobilenet_v1", "mobilenet_v2", "shufflenet_v2", "stn", "spp_net"]
+LEARNERS = ["mlp", "lenet", "mobilenet_v1", "mobilenet_v2", "shufflenet_v2", "stn", "spp_net"]
 
 # batches of 16: 4x the optimizer steps of the shared batch 64 per epoch
 BATCH_16 = ["data.batch_size=16"]
@@ -47,8 +47,9 @@ OWN_RECIPES = {
     "mobilenet_v3_small": (4, ["model.bn_momentum=0.1"]),
     "mobilenet_v3_large": (4, ["model.bn_momentum=0.1"]),
     # patch 1 at 8 px: every token is one grey pixel; 2x2 patches (a 4x4 grid) and a transformer's longer,
-    # warmed-up schedule (0.74 after 10 epochs, 0.82 after 20); the one ViT test with a real grid of tokens
-    "vit": (10, ["model.patch_size=2", "optimizer.lr=1e-3", "scheduler.warmup_epochs=1"]),
+    # warmed-up schedule (0.74 after 10 epochs, 0.82 after 20; 0.667 / 0.722 on seeds 42 / 0 after the 6 tested);
+    # the one ViT test with a real grid of tokens
+    "vit": (6, ["model.patch_size=2", "optimizer.lr=1e-3", "scheduler.warmup_epochs=1"]),
     # the shared recipe left both on a knife edge (0.55 and 0.68 with one batch order, 0.36 and 0.14 with
     # another): SqueezeNet's conv head learns steadily at 1e-3 over 8 epochs (0.944), Swin-T at 5e-4
     # (0.867 after 4 epochs; 0.79 and 0.81 on two seeds after 2)
@@ -82,8 +83,11 @@ SHORT_RECIPES = {
     # (seeds 42 / 0: VGG-16 0.907 / 0.889, VGG-19 0.741 / 0.663)
     "vgg11": (2, BATCH_16 + VGG_LR),
     "vgg19": (2, BATCH_16 + VGG_LR),
-    # after epoch 1 evaluation is still at chance (val loss 10-44 while the training loss falls); after 2: 0.72, 0.68
-    "inception_v3": (2, []),
+    # one epoch of 64 (20 steps) leaves evaluation at chance (val loss 10-44 while the training loss falls); one of
+    # 16 (79 steps): 0.811 / 0.711 on seeds 42 / 0, in half the time of the two epochs of 64 it trained before
+    "inception_v3": (1, BATCH_16),
+    # the shared 4 epochs of 64 (0.99) cost 2.5 CI minutes; 2 epochs of 16: 0.833 / 0.933 (50 steps: 0.13 / 0.28)
+    "googlenet": (2, BATCH_16),
     "vit_tiny": (2, PATCH_4 + ["optimizer.lr=1e-3", "scheduler.warmup_epochs=1"]),
     "vit_base": (1, SHORT + PATCH_4 + ["optimizer.lr=5e-4", "scheduler.warmup_steps=5"]),
 }
