@@ -9,7 +9,8 @@ epoch: the plain loop and Lightning compute the validation loss and accuracy,
 the trainer its classification task's metrics (also top-5, balanced accuracy
 and the confusion matrix). The trainer runs with logging off ("bare") and with its defaults
 (TensorBoard + CSV + last / best checkpoints, "default logging", checkpoints written in the background), and
-with checkpoints written in the loop as before (``trainer.async_checkpoint=false``); PyTorch Lightning, when
+with checkpoints written in the loop as before (``trainer.async_checkpoint=false``), and with its loggers but no
+checkpoints (``trainer.enable_checkpointing=false``: what the checkpoints cost, apart); PyTorch Lightning, when
 installed, runs the same loop with its logging, checkpointing and bars off.
 
 A second table repeats the loops but Lightning for ResNet-18 on the digits at 32 px (2 epochs of 3 batches),
@@ -165,6 +166,7 @@ def workload(model: str, epochs: int, repeats: int, extra: list[str], lightning:
     bare = api.compose(common + ["logger=none", "callbacks=none"])
     default = api.compose(common)
     in_the_loop = api.compose(common + ["trainer.async_checkpoint=false"])
+    no_checkpoints = api.compose(common + ["trainer.enable_checkpointing=false"])
     data = build.build_data(bare)
     torch.manual_seed(0)
     initial = instantiate(bare.model)
@@ -179,6 +181,9 @@ def workload(model: str, epochs: int, repeats: int, extra: list[str], lightning:
                 lambda: trainer_loop(in_the_loop, copy.deepcopy(initial), data, Path(tmp) / "in_the_loop"),
             "dltrain trainer, default logging":
                 lambda: trainer_loop(default, copy.deepcopy(initial), data, Path(tmp) / "default"),
+            # the loggers alone: what default logging costs beyond its checkpoints
+            "dltrain, default logging, no checkpoints":
+                lambda: trainer_loop(no_checkpoints, copy.deepcopy(initial), data, Path(tmp) / "no_checkpoints"),
         }
         return timed_rounds(loops, repeats)
 
