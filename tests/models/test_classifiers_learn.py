@@ -6,8 +6,8 @@ docs/models.md (the shared recipe for every config).
 The shared recipe (4 epochs, AdamW 2e-3, batch 64, 8 px) is too short or too hot for a few
 architectures; each gets its own training recipe in OWN_RECIPES (the architecture stays the paper's),
 with the reason found in docs/models.md ("Own recipes"). The heavy models, the deeper variants among
-them, learn well above chance from one pass over 800 images (plain VGG from two epochs), so they train that
-(SHORT_RECIPES, measured on two seeds in docs/models.md, "Short recipes").
+them, learn well above chance from one pass over 800 images (plain VGG and GoogLeNet from two epochs of batch 16,
+Inception-v3 from one), so they train that (SHORT_RECIPES, measured on two seeds in docs/models.md, "Short recipes").
 
 A depth variant built by the same class as a shallower and a deeper trained variant, from a block list between
 theirs (VGG-13/16 with and without BN, ResNet-101, ViT-S), is not trained again here (BETWEEN): the shallowest and
