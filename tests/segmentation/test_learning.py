@@ -10,10 +10,9 @@ from dltrain.data.vision.shapes import generate_shapes
 # FCN-32s learns at 128 px (a 4x4 pool5 map; at 64 px its 2x2 map cannot place a shape) and DeepLab-v3 with
 # batch 8 (more optimizer steps): see their experiment configs and docs/segmentation.md.
 MODELS = ["fcn32s", "fcn8s", "unet", "segnet", "pspnet", "deeplabv3", "deeplabv3plus"]
-# four learn the shapes far faster than their experiment's epochs: best val mIoU on seeds 0 / 1 after 4 epochs,
-# U-Net 0.545 / 0.775, DeepLab-v3 (CE + Dice) 0.459 / 0.465; DeepLab-v3+ after 2 (validated once): 0.615 / 0.618;
-# SegNet (CE + Dice) after 5: 0.661 / 0.477; validated once, PSPNet and FCN-8s (CE + Dice) after 6: 0.464 / 0.475
-# and 0.521 / 0.521 (the others fell below the margin when cut: docs/segmentation.md)
+# six learn the shapes in fewer epochs than their experiment's: best val mIoU on seeds 0 / 1 after 4 epochs,
+# U-Net 0.545 / 0.775, DeepLab-v3 (CE + Dice) 0.459 / 0.465; SegNet (CE + Dice) after 5: 0.661 / 0.477; DeepLab-v3+,
+# PSPNet and FCN-8s validated once: below (FCN-32s fell below the margin when cut: docs/segmentation.md)
 TEST_EPOCHS = {"unet": 4, "deeplabv3plus": 2, "deeplabv3": 4, "segnet": 5, "pspnet": 6, "fcn8s": 6}
 # validated only after their last epoch (best = last validation mIoU), seeds 0 / 1: PSPNet 0.464 / 0.475, FCN-8s
 # 0.521 / 0.521, FCN-32s 0.546 / 0.610, DeepLab-v3 0.458 / 0.469, U-Net 0.541 / 0.764, DeepLab-v3+ 0.615 / 0.618;
